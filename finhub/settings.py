@@ -1,0 +1,388 @@
+"""Settings: defaults, then an optional ``finhub.toml``, then ``FINHUB_*`` environment variables.
+
+Every key has a type and a check. A bad value stops start-up with a :class:`SettingsError`
+whose message is one line naming the key and the problem. Secrets (API keys, passwords inside
+URLs) are wrapped in :class:`Secret` so they never show in logs, errors or ``repr``.
+
+Environment variable names are ``FINHUB_`` plus the key path in upper case, with the
+``providers`` section left out: ``schedule.crypto_quotes`` is ``FINHUB_SCHEDULE_CRYPTO_QUOTES``,
+``providers.yahoo.url`` is ``FINHUB_YAHOO_URL``. ``FINHUB_CONFIG`` names the TOML file
+(default ``finhub.toml`` in the working directory).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit, urlunsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+#: Environment variable naming the TOML file.
+CONFIG_ENV = "FINHUB_CONFIG"
+#: TOML file read when ``FINHUB_CONFIG`` is not set (missing is fine).
+DEFAULT_CONFIG_FILE = "finhub.toml"
+#: Prefix of every environment variable finhub reads.
+ENV_PREFIX = "FINHUB_"
+
+
+class SettingsError(ValueError):
+    """A setting is missing, unknown or invalid; ``str()`` is one line naming the key."""
+
+    def __init__(self, key: str, problem: str, origin: str = "") -> None:
+        self.key = key
+        self.problem = problem
+        self.origin = origin
+        where = f"{origin}: " if origin else ""
+        super().__init__(f"{where}{key}: {problem}")
+
+
+class Secret:
+    """A value that must not be printed: ``repr`` and ``str`` show ``'***'``."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+
+class SecretUrl(Secret):
+    """A URL that may hold a password: ``str`` shows it with the password replaced by ``***``."""
+
+    __slots__ = ()
+
+    def __str__(self) -> str:
+        return redact_url(self._value)
+
+    def __repr__(self) -> str:
+        return f"SecretUrl({str(self)!r})"
+
+
+def redact_url(url: str) -> str:
+    """Return ``url`` with any password replaced by ``***``."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+
+
+# --- checks -------------------------------------------------------------------------------------
+
+def _positive(value: float) -> str | None:
+    return None if value > 0 else f"must be positive, got {value}"
+
+
+def _http_url(value: str) -> str | None:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return f"must be an http(s) URL with a host, got {value!r}"
+    return None
+
+
+def _redis_url(value: str) -> str | None:
+    parts = urlsplit(value)
+    if parts.scheme in ("redis", "rediss") and parts.hostname:
+        return None
+    if parts.scheme == "unix" and parts.path:
+        return None
+    return "must be redis://host[:port][/db], rediss://… or unix:///path/to/socket"
+
+
+def _database_url(value: str) -> str | None:
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        url = make_url(value)
+    except ArgumentError:
+        return "must be a SQLAlchemy URL such as sqlite:///var/finhub.db or postgresql://host/db"
+    if url.get_backend_name() not in ("sqlite", "postgresql"):
+        return f"backend {url.get_backend_name()!r} is not supported (sqlite or postgresql)"
+    return None
+
+
+def _timezone(value: str) -> str | None:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        return f"unknown time zone {value!r}"
+    return None
+
+
+def _clock_time(value: str) -> str | None:
+    if re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value):
+        return None
+    return f"must be HH:MM (24-hour), got {value!r}"
+
+
+def _setting(default: Any = None, check=None, secret: bool = False, doc: str = ""):
+    """A dataclass field with the metadata the loader uses."""
+    meta = {"check": check, "secret": secret, "doc": doc}
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda: type(default)(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+# --- the schema -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ScheduleSettings:
+    """How often each job runs, in seconds (cleanup runs daily at ``cleanup_at``)."""
+
+    timezone: str = _setting("UTC", _timezone, doc="time zone of the scheduler's clock")
+    crypto_quotes: int = _setting(120, _positive)
+    stock_quotes: int = _setting(300, _positive)
+    health: int = _setting(60, _positive)
+    validation_sweep: int = _setting(600, _positive)
+    trending: int = _setting(900, _positive)
+    top_cryptos: int = _setting(1800, _positive)
+    market_aggregation: int = _setting(1800, _positive)
+    history: int = _setting(86400, _positive)
+    cleanup_at: str = _setting("00:00", _clock_time, doc="daily retention clean-up, HH:MM")
+
+
+@dataclass(frozen=True)
+class YahooSettings:
+    url: str | None = _setting(None, _http_url, doc="send every *.yahoo.com request here")
+    timeout: float = _setting(10.0, _positive, doc="seconds, hard limit per HTTP call")
+    batch_size: int = _setting(50, _positive, doc="symbols per v7 quote call")
+
+
+@dataclass(frozen=True)
+class CoinGeckoSettings:
+    url: str | None = _setting(None, _http_url, doc="API base, e.g. http://127.0.0.1:8900/api/v3/")
+    api_key: Secret | None = _setting(None, secret=True)
+    plan: Literal["demo", "pro"] = _setting("demo", doc="what kind of key api_key is")
+    timeout: float = _setting(10.0, _positive)
+    batch_size: int = _setting(250, _positive, doc="coin ids per simple/price call")
+
+
+@dataclass(frozen=True)
+class AlphaVantageSettings:
+    url: str | None = _setting(None, _http_url, doc="API base, e.g. http://127.0.0.1:8900/query")
+    api_key: Secret | None = _setting(None, secret=True, doc="without one the provider is off")
+    timeout: float = _setting(10.0, _positive)
+
+
+@dataclass(frozen=True)
+class ProvidersSettings:
+    yahoo: YahooSettings = field(default_factory=YahooSettings)
+    coingecko: CoinGeckoSettings = field(default_factory=CoinGeckoSettings)
+    alphavantage: AlphaVantageSettings = field(default_factory=AlphaVantageSettings)
+
+
+@dataclass(frozen=True)
+class AssetsSettings:
+    """Changes to the default universe (see :mod:`finhub.universe`)."""
+
+    remove: list[str] = _setting([], doc="symbols to drop from the defaults")
+    stocks: list[dict] = _setting([], doc="extra stocks: {symbol, yahoo?, alphavantage?}")
+    cryptos: list[dict] = _setting([], doc="extra cryptos: {symbol, coingecko_id, yahoo?, alphavantage?}")
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: str = _setting("var", doc="where the SQLite file, logs and embedded Redis live")
+    database_url: SecretUrl | None = _setting(None, _database_url, secret=True,
+                                              doc="default sqlite:///<data_dir>/finhub.db")
+    redis_url: SecretUrl | None = _setting(None, _redis_url, secret=True,
+                                           doc="default: 127.0.0.1:6379 if it answers, else embedded")
+    log_format: Literal["console", "json"] = _setting("console")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = _setting("INFO")
+    retention_days: int = _setting(365, _positive, doc="history older than this is deleted")
+    schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
+    providers: ProvidersSettings = field(default_factory=ProvidersSettings)
+    assets: AssetsSettings = field(default_factory=AssetsSettings)
+
+    @property
+    def database(self) -> str:
+        """The database URL to connect to (secret: do not log it, log ``str(...)``)."""
+        if self.database_url is not None:
+            return self.database_url.reveal()
+        return f"sqlite:///{Path(self.data_dir) / 'finhub.db'}"
+
+
+# --- loading --------------------------------------------------------------------------------------
+
+def load_settings(
+    config_file: str | os.PathLike | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Build :class:`Settings` from defaults, the TOML file and the environment.
+
+    ``config_file`` defaults to ``$FINHUB_CONFIG`` or ``finhub.toml`` if it exists; a file named
+    explicitly must exist. Raises :class:`SettingsError` on the first bad key.
+    """
+    environ = os.environ if environ is None else environ
+    explicit = config_file if config_file is not None else environ.get(CONFIG_ENV)
+    path = Path(explicit) if explicit else Path(DEFAULT_CONFIG_FILE)
+    data: dict[str, Any] = {}
+    if explicit or path.exists():
+        data = _read_toml(path)
+    env_values = _read_env(environ)
+    return _build(Settings, data, env_values, prefix="", origin=str(path))
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise SettingsError(CONFIG_ENV, f"config file {str(path)!r} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError("(file)", f"not valid TOML: {exc}", origin=str(path)) from None
+
+
+def _env_names(cls: type, prefix: str = "") -> dict[str, str]:
+    """Map ``FINHUB_…`` names to dotted key paths for every scalar setting."""
+    names: dict[str, str] = {}
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        path = f"{prefix}{f.name}"
+        if dataclasses.is_dataclass(hints[f.name]):
+            names.update(_env_names(hints[f.name], f"{path}."))
+        elif not _is_list(hints[f.name]):
+            env_path = path.removeprefix("providers.")
+            names[ENV_PREFIX + env_path.replace(".", "_").upper()] = path
+    return names
+
+
+def _read_env(environ: Mapping[str, str]) -> dict[str, tuple[str, str]]:
+    """Map dotted key paths to (variable name, value) for every ``FINHUB_*`` variable set."""
+    known = _env_names(Settings)
+    values = {}
+    for name, value in environ.items():
+        if not name.startswith(ENV_PREFIX) or name == CONFIG_ENV:
+            continue
+        if name not in known:
+            raise SettingsError(name, "unknown environment variable (typo?)", origin="environment")
+        values[known[name]] = (name, value)
+    return values
+
+
+def _build(cls: type, data: Any, env: dict[str, tuple[str, str]], prefix: str, origin: str):
+    if not isinstance(data, dict):
+        raise SettingsError(prefix.rstrip(".") or "(file)", "must be a table", origin)
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    for key in data:
+        if key not in fields:
+            raise SettingsError(f"{prefix}{key}", "unknown key", origin)
+    kwargs = {}
+    for name, f in fields.items():
+        path = f"{prefix}{name}"
+        hint = hints[name]
+        if dataclasses.is_dataclass(hint):
+            kwargs[name] = _build(hint, data.get(name, {}), env, f"{path}.", origin)
+        elif path in env:
+            env_name, raw = env[path]
+            kwargs[name] = _convert(env_name, raw, hint, f.metadata, "environment", from_env=True)
+        elif name in data:
+            kwargs[name] = _convert(path, data[name], hint, f.metadata, origin, from_env=False)
+    return cls(**kwargs)
+
+
+def _unwrap_optional(hint: Any) -> Any:
+    """``X | None`` -> ``X``; anything else unchanged."""
+    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
+        return next(a for a in typing.get_args(hint) if a is not type(None))
+    return hint
+
+
+def _is_list(hint: Any) -> bool:
+    return typing.get_origin(hint) is list
+
+
+def _convert(path: str, raw: Any, hint: Any, meta: Mapping, origin: str, from_env: bool) -> Any:
+    base = _unwrap_optional(hint)
+    if meta.get("secret") and from_env and raw == "":
+        return None
+    if typing.get_origin(base) is Literal:
+        if raw not in typing.get_args(base):
+            choices = ", ".join(repr(c) for c in typing.get_args(base))
+            raise SettingsError(path, f"must be one of {choices}", origin)
+        value = raw
+    elif _is_list(base):
+        if not isinstance(raw, list):
+            raise SettingsError(path, f"must be a list, got {type(raw).__name__}", origin)
+        value = raw
+    elif base in (int, float):
+        value = _number(path, raw, base, origin, from_env)
+    else:  # str, Secret, SecretUrl
+        if not isinstance(raw, str):
+            raise SettingsError(path, f"must be a string, got {type(raw).__name__}", origin)
+        value = raw
+    check = meta.get("check")
+    if check is not None:
+        problem = check(value)
+        if problem:
+            # Never echo a secret back in the error.
+            if meta.get("secret"):
+                problem = problem.split(", got ")[0]
+            raise SettingsError(path, problem, origin)
+    if base is SecretUrl:
+        return SecretUrl(value)
+    if base is Secret:
+        return Secret(value)
+    return value
+
+
+def _number(path: str, raw: Any, kind: type, origin: str, from_env: bool):
+    if from_env:
+        try:
+            return kind(raw)
+        except ValueError:
+            raise SettingsError(path, f"must be {'an integer' if kind is int else 'a number'}, "
+                                      f"got {raw!r}", origin) from None
+    if isinstance(raw, bool) or not isinstance(raw, (int, float)) or (kind is int and isinstance(raw, float)):
+        wanted = "an integer" if kind is int else "a number"
+        raise SettingsError(path, f"must be {wanted}, got {type(raw).__name__} {raw!r}", origin)
+    return kind(raw)
+
+
+def describe() -> list[tuple[str, str, str, str]]:
+    """Rows of (key, environment variable, default, description) for documentation."""
+    by_path = {path: env for env, path in _env_names(Settings).items()}
+    rows = []
+
+    def walk(cls: type, instance: Any, prefix: str) -> None:
+        hints = typing.get_type_hints(cls)
+        for f in dataclasses.fields(cls):
+            path = f"{prefix}{f.name}"
+            if dataclasses.is_dataclass(hints[f.name]):
+                walk(hints[f.name], getattr(instance, f.name), f"{path}.")
+            else:
+                default = getattr(instance, f.name)
+                rows.append((path, by_path.get(path, "(toml only)"),
+                             "" if default is None else repr(default), f.metadata.get("doc", "")))
+
+    walk(Settings, Settings(), "")
+    return rows

@@ -1,0 +1,237 @@
+"""The one interface every market-data provider adapter implements.
+
+An adapter turns a request (assets, an interval and a date range) into calls through its client
+library, and the answers into :class:`Observation` values. It classifies every failure once, into
+the :class:`ProviderError` hierarchy:
+
+- "retry later" (:class:`RetryLater`): :class:`RateLimited`, :class:`QuotaExhausted`,
+  :class:`Unavailable` — nothing is wrong with the request; try again after a while;
+- "fix the request" (:class:`FixRequest`): :class:`BadSymbol` — retrying cannot help;
+- "bad data" (:class:`BadData`): :class:`BadResponse` — the provider answered, but not with a
+  usable price (malformed, NaN, zero, negative, future-dated).
+
+Adapters know nothing of Dramatiq, Redis or the database.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from enum import StrEnum
+from typing import ClassVar
+
+from finhub.universe import Asset, AssetType
+
+#: A market time further ahead of our clock than this is treated as bad data.
+MAX_CLOCK_SKEW = timedelta(minutes=5)
+#: Bar intervals the history interface knows; live quotes are stored with interval ``QUOTE``.
+INTERVALS = ("1h", "1d", "1wk")
+QUOTE = "quote"
+
+
+class DataKind(StrEnum):
+    """What a provider can serve; fallback chains are configured per kind."""
+
+    STOCK_QUOTE = "stock_quote"
+    CRYPTO_QUOTE = "crypto_quote"
+    STOCK_HISTORY = "stock_history"
+    CRYPTO_HISTORY = "crypto_history"
+    CRYPTO_RANKING = "crypto_ranking"
+    TRENDING = "trending"
+
+
+# --- errors ---------------------------------------------------------------------------------------
+
+class ProviderError(Exception):
+    """Base of every adapter error; ``provider`` names who failed, ``category`` what to do."""
+
+    category: ClassVar[str] = "bad_data"
+
+    def __init__(self, provider: str, message: str) -> None:
+        self.provider = provider
+        self.message = message
+        super().__init__(f"{provider}: {message}")
+
+
+class RetryLater(ProviderError):
+    """Nothing is wrong with the request: try again later."""
+
+    category = "retry_later"
+
+    def __init__(self, provider: str, message: str, retry_after: float | None = None) -> None:
+        super().__init__(provider, message)
+        #: Seconds to wait before the next call, when the provider said so.
+        self.retry_after = retry_after
+
+
+class RateLimited(RetryLater):
+    """The provider throttled us (HTTP 429, a per-minute "Note")."""
+
+
+class QuotaExhausted(RetryLater):
+    """A longer quota is spent (Alpha Vantage's daily "Information")."""
+
+
+class Unavailable(RetryLater):
+    """5xx, timeout, refused or reset connection."""
+
+
+class FixRequest(ProviderError):
+    """The request itself is wrong: retrying the same request cannot help."""
+
+    category = "fix_request"
+
+
+class BadSymbol(FixRequest):
+    """The provider does not know this symbol (unknown, delisted or renamed)."""
+
+    def __init__(self, provider: str, symbol: str, message: str = "unknown symbol") -> None:
+        super().__init__(provider, f"{symbol}: {message}")
+        self.symbol = symbol
+
+
+class BadData(ProviderError):
+    """The provider answered, but not with usable data."""
+
+    category = "bad_data"
+
+
+class BadResponse(BadData):
+    """Malformed body, or a price that is NaN, infinite, zero, negative or future-dated."""
+
+
+# --- data -----------------------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """One price of one asset from one provider at the provider's market time (UTC)."""
+
+    symbol: str
+    asset_type: AssetType
+    price: float
+    timestamp: datetime
+    provider: str
+    fetched_at: datetime
+    interval: str = QUOTE
+    open: float | None = None
+    high: float | None = None
+    low: float | None = None
+    volume: float | None = None
+    market_cap: float | None = None
+
+
+@dataclass(slots=True)
+class Quotes:
+    """What a batched call returned: good observations, and an error for each symbol that failed."""
+
+    observations: list[Observation] = field(default_factory=list)
+    errors: dict[str, ProviderError] = field(default_factory=dict)
+
+    def extend(self, other: Quotes) -> None:
+        self.observations.extend(other.observations)
+        self.errors.update(other.errors)
+
+
+@dataclass(frozen=True, slots=True)
+class RankedCoin:
+    """One coin of a market-cap ranking or trending list."""
+
+    rank: int
+    coingecko_id: str
+    symbol: str
+    name: str
+    price: float | None
+    market_cap: float | None
+    volume_24h: float | None
+    timestamp: datetime
+
+
+# --- the interface --------------------------------------------------------------------------------
+
+class Provider(ABC):
+    """A market-data source. Subclasses set ``name``, ``serves`` and ``batch_size``."""
+
+    name: ClassVar[str]
+    serves: ClassVar[frozenset[DataKind]]
+    #: Assets answered by one quote call.
+    batch_size: int = 1
+
+    @abstractmethod
+    def supports(self, asset: Asset) -> bool:
+        """Whether this provider has a name for ``asset``."""
+
+    def calls_for(self, n_assets: int) -> int:
+        """HTTP calls that ``quotes`` makes for ``n_assets`` supported assets."""
+        return math.ceil(n_assets / self.batch_size)
+
+    @abstractmethod
+    def quotes(self, assets: Sequence[Asset]) -> Quotes:
+        """Latest prices, ``batch_size`` assets a call. Unsupported assets are reported as BadSymbol.
+
+        Raises a :class:`RetryLater` when no call could be answered; per-symbol problems go to
+        ``Quotes.errors`` so that one bad symbol never costs the good ones.
+        """
+
+    @abstractmethod
+    def history(self, asset: Asset, interval: str, start: datetime, end: datetime) -> list[Observation]:
+        """Bars of ``interval`` whose market time lies in [start, end), oldest first."""
+
+    def top_cryptos(self, n: int) -> list[RankedCoin]:
+        """The ``n`` largest coins by market cap."""
+        raise NotImplementedError(f"{self.name} serves no crypto ranking")
+
+    def trending(self) -> list[RankedCoin]:
+        """The provider's trending coins, in its order."""
+        raise NotImplementedError(f"{self.name} serves no trending list")
+
+
+# --- helpers for adapters -------------------------------------------------------------------------
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def check_price(provider: str, symbol: str, value: object, what: str = "price") -> float:
+    """``value`` as a finite positive float, else :class:`BadResponse` naming the symbol."""
+    if isinstance(value, bool):
+        raise BadResponse(provider, f"{symbol}: {what} is not a number: {value!r}")
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError):
+        raise BadResponse(provider, f"{symbol}: {what} is not a number: {value!r:.60}") from None
+    if not math.isfinite(number) or number <= 0:
+        raise BadResponse(provider, f"{symbol}: {what} must be finite and positive, got {number}")
+    return number
+
+
+def optional_number(value: object) -> float | None:
+    """A finite non-negative float, or ``None`` for anything else (volumes, market caps)."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return number if math.isfinite(number) and number >= 0 else None
+
+
+def check_timestamp(provider: str, symbol: str, value: object, now: datetime | None = None) -> datetime:
+    """Seconds since the epoch (or an aware datetime) as an aware UTC datetime, not in the future."""
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise BadResponse(provider, f"{symbol}: market time has no time zone")
+        moment = value.astimezone(timezone.utc)
+    else:
+        seconds = optional_number(value)
+        if not seconds:
+            raise BadResponse(provider, f"{symbol}: market time is not a timestamp: {value!r:.60}")
+        try:
+            moment = datetime.fromtimestamp(seconds, timezone.utc)
+        except (OverflowError, OSError, ValueError):
+            raise BadResponse(provider, f"{symbol}: market time out of range: {value!r:.60}") from None
+    if moment > (now or utcnow()) + MAX_CLOCK_SKEW:
+        raise BadResponse(provider, f"{symbol}: market time {moment.isoformat()} is in the future")
+    return moment
