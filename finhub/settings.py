@@ -31,6 +31,8 @@ CONFIG_ENV = "FINHUB_CONFIG"
 DEFAULT_CONFIG_FILE = "finhub.toml"
 #: Prefix of every environment variable finhub reads.
 ENV_PREFIX = "FINHUB_"
+#: ``FINHUB_*`` variables that are not settings keys (read elsewhere), so not typos.
+NON_SETTING_VARIABLES = frozenset({CONFIG_ENV, "FINHUB_PYTHON", "FINHUB_SANDBOX_SAMPLES"})
 
 
 class SettingsError(ValueError):
@@ -280,7 +282,7 @@ def _read_env(environ: Mapping[str, str]) -> dict[str, tuple[str, str]]:
     known = _env_names(Settings)
     values = {}
     for name, value in environ.items():
-        if not name.startswith(ENV_PREFIX) or name == CONFIG_ENV:
+        if not name.startswith(ENV_PREFIX) or name in NON_SETTING_VARIABLES:
             continue
         if name not in known:
             raise SettingsError(name, "unknown environment variable (typo?)", origin="environment")

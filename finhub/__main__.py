@@ -1,0 +1,5 @@
+import sys
+
+from finhub.cli import main
+
+sys.exit(main())

@@ -1,0 +1,45 @@
+"""``python -m finhub COMMAND``: the command-line entry point.
+
+Each command lives in its own module under :mod:`finhub.commands` and exposes ``register(subparsers)``,
+which adds its sub-parser and sets ``func(args, settings) -> int`` as the default.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from finhub.logs import configure_logging
+from finhub.settings import SettingsError, load_settings
+
+#: Command modules, in the order ``--help`` lists them.
+COMMANDS = (
+    "finhub.commands.config",
+    "finhub.commands.universe",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m finhub", description="finhub market-data collector")
+    parser.add_argument("--config", metavar="FILE", help="TOML settings file (default: $FINHUB_CONFIG or finhub.toml)")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMANDS:
+        importlib.import_module(name).register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse ``argv``, load settings, run the command; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings(args.config)
+    except SettingsError as exc:
+        print(f"finhub: configuration error: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(settings)
+    try:
+        return args.func(args, settings)
+    except SettingsError as exc:
+        print(f"finhub: configuration error: {exc}", file=sys.stderr)
+        return 2

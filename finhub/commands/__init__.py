@@ -1,0 +1,1 @@
+"""One module per ``python -m finhub`` command; see :mod:`finhub.cli`."""

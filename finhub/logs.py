@@ -1,0 +1,91 @@
+"""Logging set-up: structlog for finhub, with the standard library's loggers routed through it.
+
+On a terminal the console renderer (coloured); with ``log_format = "json"`` one JSON object a line.
+Job log lines bind ``job`` or ``actor`` and the ``provider``/``symbols`` concerned, e.g.
+``get_logger(__name__).bind(actor="stock_quotes", provider="yahoo")``.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Iterable
+
+import structlog
+
+from finhub.settings import Secret, Settings
+
+#: Libraries whose INFO chatter is noise in finhub's logs.
+QUIET_LOGGERS = ("urllib3", "yfinance", "peewee", "apscheduler.executors.default", "alembic.runtime.migration")
+
+
+def redact_secrets(secrets: Iterable[str]):
+    """A processor that replaces each secret value wherever it appears in an event's strings."""
+    values = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
+
+    def processor(logger, method_name, event_dict):
+        if not values:
+            return event_dict
+        for key, value in event_dict.items():
+            if isinstance(value, str):
+                for secret in values:
+                    if secret in value:
+                        value = value.replace(secret, "***")
+                event_dict[key] = value
+        return event_dict
+
+    return processor
+
+
+def settings_secrets(settings: Settings) -> list[str]:
+    """Every secret value in ``settings`` (API keys, full URLs holding passwords)."""
+    found: list[str] = []
+
+    def walk(obj) -> None:
+        if isinstance(obj, Secret):
+            found.append(obj.reveal())
+        elif hasattr(obj, "__dataclass_fields__"):
+            for name in obj.__dataclass_fields__:
+                walk(getattr(obj, name))
+
+    walk(settings)
+    return found
+
+
+def configure_logging(settings: Settings, stream=None) -> None:
+    """Route structlog and stdlib logging to ``stream`` (stderr) in the configured format."""
+    stream = stream or sys.stderr
+    shared = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        redact_secrets(settings_secrets(settings)),
+    ]
+    if settings.log_format == "json":
+        renderer = structlog.processors.JSONRenderer()
+        shared.append(structlog.processors.format_exc_info)
+    else:
+        renderer = structlog.dev.ConsoleRenderer(colors=stream.isatty())
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=shared,
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+    )
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(settings.log_level)
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
+    structlog.configure(
+        processors=shared + [structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+
+
+def get_logger(name: str | None = None, **bound) -> structlog.stdlib.BoundLogger:
+    """A finhub logger, optionally with context already bound."""
+    return structlog.get_logger(name).bind(**bound) if bound else structlog.get_logger(name)
