@@ -10,10 +10,11 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Iterable
+from urllib.parse import urlsplit
 
 import structlog
 
-from finhub.settings import Secret, Settings
+from finhub.settings import Secret, SecretUrl, Settings
 
 #: Libraries whose INFO chatter is noise in finhub's logs.
 QUIET_LOGGERS = ("urllib3", "yfinance", "peewee", "apscheduler.executors.default", "alembic.runtime.migration")
@@ -44,6 +45,8 @@ def settings_secrets(settings: Settings) -> list[str]:
     def walk(obj) -> None:
         if isinstance(obj, Secret):
             found.append(obj.reveal())
+            if isinstance(obj, SecretUrl):
+                found.append(urlsplit(obj.reveal()).password or "")
         elif hasattr(obj, "__dataclass_fields__"):
             for name in obj.__dataclass_fields__:
                 walk(getattr(obj, name))
