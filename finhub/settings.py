@@ -160,14 +160,14 @@ class ScheduleSettings:
     """How often each job runs, in seconds (cleanup runs daily at ``cleanup_at``)."""
 
     timezone: str = _setting("UTC", _timezone, doc="time zone of the scheduler's clock")
-    crypto_quotes: int = _setting(120, _positive)
-    stock_quotes: int = _setting(300, _positive)
-    health: int = _setting(60, _positive)
-    validation_sweep: int = _setting(600, _positive)
-    trending: int = _setting(900, _positive)
-    top_cryptos: int = _setting(1800, _positive)
-    market_aggregation: int = _setting(1800, _positive)
-    history: int = _setting(86400, _positive)
+    crypto_quotes: int = _setting(120, _positive, doc="seconds between crypto quote refreshes")
+    stock_quotes: int = _setting(300, _positive, doc="seconds between stock quote refreshes")
+    health: int = _setting(60, _positive, doc="seconds between provider/queue health checks")
+    validation_sweep: int = _setting(600, _positive, doc="seconds between re-checks of single-source rows")
+    trending: int = _setting(900, _positive, doc="seconds between trending-crypto snapshots")
+    top_cryptos: int = _setting(1800, _positive, doc="seconds between top-crypto rankings")
+    market_aggregation: int = _setting(1800, _positive, doc="seconds between daily-level/pivot updates")
+    history: int = _setting(86400, _positive, doc="seconds between history bar refreshes")
     cleanup_at: str = _setting("00:00", _clock_time, doc="daily retention clean-up, HH:MM")
 
 
@@ -181,9 +181,9 @@ class YahooSettings:
 @dataclass(frozen=True)
 class CoinGeckoSettings:
     url: str | None = _setting(None, _http_url, doc="API base, e.g. http://127.0.0.1:8900/api/v3/")
-    api_key: Secret | None = _setting(None, secret=True)
+    api_key: Secret | None = _setting(None, secret=True, doc="demo or pro key; keyless without")
     plan: Literal["demo", "pro"] = _setting("demo", doc="what kind of key api_key is")
-    timeout: float = _setting(10.0, _positive)
+    timeout: float = _setting(10.0, _positive, doc="seconds, hard limit per HTTP call")
     batch_size: int = _setting(250, _positive, doc="coin ids per simple/price call")
 
 
@@ -191,7 +191,7 @@ class CoinGeckoSettings:
 class AlphaVantageSettings:
     url: str | None = _setting(None, _http_url, doc="API base, e.g. http://127.0.0.1:8900/query")
     api_key: Secret | None = _setting(None, secret=True, doc="without one the provider is off")
-    timeout: float = _setting(10.0, _positive)
+    timeout: float = _setting(10.0, _positive, doc="seconds, hard limit per HTTP call")
 
 
 @dataclass(frozen=True)
@@ -217,8 +217,8 @@ class Settings:
                                               doc="default sqlite:///<data_dir>/finhub.db")
     redis_url: SecretUrl | None = _setting(None, _redis_url, secret=True,
                                            doc="default: 127.0.0.1:6379 if it answers, else embedded")
-    log_format: Literal["console", "json"] = _setting("console")
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = _setting("INFO")
+    log_format: Literal["console", "json"] = _setting("console", doc="console (readable) or json (one object a line)")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = _setting("INFO", doc="DEBUG, INFO, WARNING or ERROR")
     retention_days: int = _setting(365, _positive, doc="history older than this is deleted")
     schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
     providers: ProvidersSettings = field(default_factory=ProvidersSettings)
