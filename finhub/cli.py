@@ -17,6 +17,7 @@ from finhub.settings import SettingsError, load_settings
 COMMANDS = (
     "finhub.commands.config",
     "finhub.commands.universe",
+    "finhub.commands.plan",
 )
 
 

@@ -31,6 +31,10 @@ CONFIG_ENV = "FINHUB_CONFIG"
 DEFAULT_CONFIG_FILE = "finhub.toml"
 #: Prefix of every environment variable finhub reads.
 ENV_PREFIX = "FINHUB_"
+#: The providers finhub has adapters for.
+PROVIDER_NAMES = frozenset({"yahoo", "coingecko", "alphavantage"})
+#: Bar intervals history can collect.
+BAR_INTERVALS = ("1h", "1d", "1wk")
 #: ``FINHUB_*`` variables that are not settings keys (read elsewhere), so not typos.
 NON_SETTING_VARIABLES = frozenset({CONFIG_ENV, "FINHUB_PYTHON", "FINHUB_SANDBOX_SAMPLES"})
 
@@ -131,6 +135,26 @@ def _database_url(value: str) -> str | None:
     return None
 
 
+def _non_negative(value: float) -> str | None:
+    return None if value >= 0 else f"must be zero or more, got {value}"
+
+
+def _share(value: float) -> str | None:
+    return None if 0 < value <= 1 else f"must be a fraction in (0, 1], got {value}"
+
+
+def _provider_chain(value: list) -> str | None:
+    if not value or any(name not in PROVIDER_NAMES for name in value) or len(set(value)) != len(value):
+        return f"must be a non-empty list of distinct providers from {sorted(PROVIDER_NAMES)}, got {value!r}"
+    return None
+
+
+def _intervals(value: list) -> str | None:
+    if not value or any(v not in BAR_INTERVALS for v in value) or len(set(value)) != len(value):
+        return f"must be a non-empty list of distinct intervals from {list(BAR_INTERVALS)}, got {value!r}"
+    return None
+
+
 def _timezone(value: str) -> str | None:
     try:
         ZoneInfo(value)
@@ -172,10 +196,35 @@ class ScheduleSettings:
 
 
 @dataclass(frozen=True)
+class QuotaSettings:
+    """A provider's call budget, enforced in Redis across every worker (0 = no such limit).
+
+    The purpose shares are ceilings on the provider's total use: a call for a purpose is made only
+    while every window is below ``share`` of its limit, so lower-priority work (history, validation)
+    stops early and leaves the rest to live quotes and to fallback from a failed provider.
+    """
+
+    per_second: int = _setting(0, _non_negative, doc="calls per second (0: no limit)")
+    per_minute: int = _setting(0, _non_negative, doc="calls per minute (0: no limit)")
+    per_hour: int = _setting(0, _non_negative, doc="calls per hour (0: no limit)")
+    per_day: int = _setting(0, _non_negative, doc="calls per day (0: no limit)")
+    per_month: int = _setting(0, _non_negative, doc="calls per 30 days (0: no limit)")
+    min_spacing: float = _setting(0.0, _non_negative, doc="seconds between two calls")
+    concurrency: int = _setting(0, _non_negative, doc="calls in flight at once (0: no limit)")
+    quotes: float = _setting(0.9, _share, doc="share of each window live quotes may fill")
+    fallback: float = _setting(1.0, _share, doc="share fallback from a failed provider may fill")
+    validation: float = _setting(0.6, _share, doc="share cross-check calls may fill")
+    history: float = _setting(0.5, _share, doc="share history backfills may fill")
+
+
+@dataclass(frozen=True)
 class YahooSettings:
     url: str | None = _setting(None, _http_url, doc="send every *.yahoo.com request here")
     timeout: float = _setting(10.0, _positive, doc="seconds, hard limit per HTTP call")
     batch_size: int = _setting(50, _positive, doc="symbols per v7 quote call")
+    # No published quota; users meet 429s when pushing (see shared notes): stay low.
+    quota: QuotaSettings = field(default_factory=lambda: QuotaSettings(
+        per_second=2, per_minute=60, per_hour=1500, concurrency=2))
 
 
 @dataclass(frozen=True)
@@ -185,6 +234,8 @@ class CoinGeckoSettings:
     plan: Literal["demo", "pro"] = _setting("demo", doc="what kind of key api_key is")
     timeout: float = _setting(10.0, _positive, doc="seconds, hard limit per HTTP call")
     batch_size: int = _setting(250, _positive, doc="coin ids per simple/price call")
+    # Keyless: 5-15 calls/min per IP. A demo key: 30/min and 10,000 a month; pro: per plan.
+    quota: QuotaSettings = field(default_factory=lambda: QuotaSettings(per_minute=5, min_spacing=1.0))
 
 
 @dataclass(frozen=True)
@@ -192,6 +243,9 @@ class AlphaVantageSettings:
     url: str | None = _setting(None, _http_url, doc="API base, e.g. http://127.0.0.1:8900/query")
     api_key: Secret | None = _setting(None, secret=True, doc="without one the provider is off")
     timeout: float = _setting(10.0, _positive, doc="seconds, hard limit per HTTP call")
+    # Free tier: 25 requests a day, about one a second.
+    quota: QuotaSettings = field(default_factory=lambda: QuotaSettings(
+        per_second=1, per_minute=5, per_day=25, concurrency=1))
 
 
 @dataclass(frozen=True)
@@ -199,6 +253,30 @@ class ProvidersSettings:
     yahoo: YahooSettings = field(default_factory=YahooSettings)
     coingecko: CoinGeckoSettings = field(default_factory=CoinGeckoSettings)
     alphavantage: AlphaVantageSettings = field(default_factory=AlphaVantageSettings)
+
+
+@dataclass(frozen=True)
+class FallbackSettings:
+    """Providers tried in order for each kind of data; one is skipped while its breaker is open,
+    its budget for the purpose is spent, or it has no name for the asset."""
+
+    stock_quote: list[str] = _setting(["yahoo", "alphavantage"], _provider_chain)
+    crypto_quote: list[str] = _setting(["coingecko", "yahoo", "alphavantage"], _provider_chain)
+    stock_history: list[str] = _setting(["yahoo", "alphavantage"], _provider_chain)
+    crypto_history: list[str] = _setting(["coingecko", "yahoo"], _provider_chain)
+
+
+@dataclass(frozen=True)
+class HistorySettings:
+    intervals: list[str] = _setting(["1d"], _intervals, doc="bar intervals the history job keeps fresh")
+
+
+@dataclass(frozen=True)
+class BreakerSettings:
+    """Circuit breaker per provider, shared in Redis."""
+
+    failures: int = _setting(5, _positive, doc="consecutive failures (or 429s) that open it")
+    cooldown: float = _setting(60.0, _positive, doc="seconds open before one probe call decides")
 
 
 @dataclass(frozen=True)
@@ -222,6 +300,9 @@ class Settings:
     retention_days: int = _setting(365, _positive, doc="history older than this is deleted")
     schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
     providers: ProvidersSettings = field(default_factory=ProvidersSettings)
+    fallback: FallbackSettings = field(default_factory=FallbackSettings)
+    history: HistorySettings = field(default_factory=HistorySettings)
+    breaker: BreakerSettings = field(default_factory=BreakerSettings)
     assets: AssetsSettings = field(default_factory=AssetsSettings)
 
     @property
@@ -250,7 +331,7 @@ def load_settings(
     if explicit or path.exists():
         data = _read_toml(path)
     env_values = _read_env(environ)
-    return _build(Settings, data, env_values, prefix="", origin=str(path))
+    return _build(Settings(), data, env_values, prefix="", origin=str(path))
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -290,7 +371,9 @@ def _read_env(environ: Mapping[str, str]) -> dict[str, tuple[str, str]]:
     return values
 
 
-def _build(cls: type, data: Any, env: dict[str, tuple[str, str]], prefix: str, origin: str):
+def _build(default: Any, data: Any, env: dict[str, tuple[str, str]], prefix: str, origin: str):
+    """``default`` (a settings dataclass instance) with the file's and the environment's values applied."""
+    cls = type(default)
     if not isinstance(data, dict):
         raise SettingsError(prefix.rstrip(".") or "(file)", "must be a table", origin)
     hints = typing.get_type_hints(cls)
@@ -303,13 +386,13 @@ def _build(cls: type, data: Any, env: dict[str, tuple[str, str]], prefix: str, o
         path = f"{prefix}{name}"
         hint = hints[name]
         if dataclasses.is_dataclass(hint):
-            kwargs[name] = _build(hint, data.get(name, {}), env, f"{path}.", origin)
+            kwargs[name] = _build(getattr(default, name), data.get(name, {}), env, f"{path}.", origin)
         elif path in env:
             env_name, raw = env[path]
             kwargs[name] = _convert(env_name, raw, hint, f.metadata, "environment", from_env=True)
         elif name in data:
             kwargs[name] = _convert(path, data[name], hint, f.metadata, origin, from_env=False)
-    return cls(**kwargs)
+    return dataclasses.replace(default, **kwargs)
 
 
 def _unwrap_optional(hint: Any) -> Any:

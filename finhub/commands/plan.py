@@ -1,0 +1,18 @@
+"""``python -m finhub plan``: calls the schedule needs from each provider against its quota."""
+
+from __future__ import annotations
+
+from finhub.plan import build_plan, render
+from finhub.universe import build_universe
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("plan", help="check that the schedule fits every provider's quota")
+    parser.set_defaults(func=run)
+
+
+def run(args, settings) -> int:
+    """Print the plan; exit 1 when the schedule does not fit."""
+    plan = build_plan(settings, build_universe(settings.assets))
+    print(render(plan))
+    return 0 if plan.fits else 1

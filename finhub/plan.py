@@ -1,0 +1,193 @@
+"""Does the schedule fit the providers' quotas? Calls needed per window, by provider and purpose.
+
+Pure arithmetic over the settings and the universe: no Redis, no network. ``python -m finhub plan``
+prints :func:`render`; the driver logs the same summary at start-up.
+
+Demand is averaged over each window (a run every 5 minutes costs 12 calls an hour); a single run
+larger than a short window is spread over several by the quota reservations, which the table notes.
+Fallback demand (a provider serving another's data while that one is down) is shown beside the
+plan, as the share of refreshes the fallback budget could serve, but not counted in the verdict:
+it only happens while the primary is failing.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from finhub.quota import WINDOWS_MS, Purpose
+from finhub.settings import QuotaSettings, Settings
+from finhub.universe import Universe
+
+#: Coins in the top-crypto ranking (one ``coins/markets`` page of up to 250).
+TOP_CRYPTOS = 100
+#: Windows shown, shortest first, with their length in seconds.
+WINDOW_SECONDS = {name: ms / 1000 for name, ms in WINDOWS_MS.items()}
+
+
+@dataclass(frozen=True)
+class Demand:
+    """A job's calls to one provider: ``calls`` each run, a run every ``every`` seconds."""
+
+    job: str
+    provider: str
+    purpose: Purpose
+    calls: int
+    every: float
+
+    def per(self, window: str) -> float:
+        return self.calls * WINDOW_SECONDS[window] / self.every
+
+
+@dataclass
+class ProviderPlan:
+    provider: str
+    quota: QuotaSettings
+    demands: list[Demand] = field(default_factory=list)
+    fallback: list[tuple[str, float]] = field(default_factory=list)  # (kind, share of refreshes served)
+
+    def total(self, window: str) -> float:
+        return sum(d.per(window) for d in self.demands)
+
+    def used_by(self, purpose: Purpose, window: str) -> float:
+        return sum(d.per(window) for d in self.demands if d.purpose == purpose)
+
+    def problems(self) -> list[str]:
+        """Why the schedule does not fit this provider (empty when it fits)."""
+        found = []
+        for window in WINDOW_SECONDS:
+            limit = getattr(self.quota, window)
+            if not limit:
+                continue
+            if self.total(window) > limit:
+                found.append(f"needs {self.total(window):,.1f} calls {window.replace('_', ' ')}, quota is {limit:,}")
+                continue
+            for purpose in Purpose:
+                ceiling = max(1, int(limit * getattr(self.quota, purpose.value)))
+                if self.used_by(purpose, window) > ceiling:
+                    found.append(f"{purpose} needs {self.used_by(purpose, window):,.1f} calls "
+                                 f"{window.replace('_', ' ')}, its share is {ceiling:,}")
+        return found
+
+    def coverage(self, demand: Demand) -> float:
+        """Share of ``demand`` this provider's budget for its purpose could serve (0..1)."""
+        share = 1.0
+        for window in WINDOW_SECONDS:
+            limit = getattr(self.quota, window)
+            if limit and demand.per(window):
+                ceiling = limit * getattr(self.quota, demand.purpose.value)
+                share = min(share, ceiling / demand.per(window))
+        return share
+
+    def notes(self) -> list[str]:
+        """Runs larger than a short window: served, but spread out by the reservations."""
+        out = []
+        for d in self.demands:
+            for window, seconds in WINDOW_SECONDS.items():
+                limit = getattr(self.quota, window)
+                if limit and seconds < d.every and d.calls > limit:
+                    spread = math.ceil(d.calls / limit) * seconds
+                    out.append(f"{d.job}: {d.calls} calls a run exceed {limit} {window.replace('_', ' ')}; "
+                               f"each run is spread over ~{spread:,.0f} s")
+        return out
+
+
+@dataclass
+class Plan:
+    providers: dict[str, ProviderPlan]
+
+    @property
+    def fits(self) -> bool:
+        return not any(p.problems() for p in self.providers.values())
+
+
+def _enabled(settings: Settings) -> set[str]:
+    names = {"yahoo", "coingecko"}
+    if settings.providers.alphavantage.api_key:
+        names.add("alphavantage")
+    return names
+
+
+def _batch(settings: Settings, provider: str) -> int:
+    return {"yahoo": settings.providers.yahoo.batch_size,
+            "coingecko": settings.providers.coingecko.batch_size,
+            "alphavantage": 1}[provider]
+
+
+def _served(universe_assets, provider: str) -> int:
+    attribute = {"yahoo": "yahoo", "coingecko": "coingecko_id", "alphavantage": "alphavantage"}[provider]
+    return sum(1 for a in universe_assets if getattr(a, attribute))
+
+
+def build_plan(settings: Settings, universe: Universe) -> Plan:
+    """The calls the configured schedule needs from each enabled provider."""
+    enabled = _enabled(settings)
+    plans = {name: ProviderPlan(name, getattr(settings.providers, name).quota) for name in sorted(enabled)}
+    schedule, chains = settings.schedule, settings.fallback
+    stocks, cryptos = universe.stocks, universe.cryptos
+
+    def chain(kind: str) -> list[str]:
+        return [p for p in getattr(chains, kind) if p in enabled]
+
+    def add(job: str, provider: str, purpose: Purpose, calls: int, every: float) -> None:
+        if calls:
+            plans[provider].demands.append(Demand(job, provider, purpose, calls, every))
+
+    def calls(provider: str, assets) -> int:
+        return math.ceil(_served(assets, provider) / _batch(settings, provider))
+
+    for kind, job, assets, every in (("stock_quote", "stock_quotes", stocks, schedule.stock_quotes),
+                                     ("crypto_quote", "crypto_quotes", cryptos, schedule.crypto_quotes)):
+        providers = chain(kind)
+        if not providers or not assets:
+            continue
+        primary, others = providers[0], providers[1:]
+        add(job, primary, Purpose.QUOTES, calls(primary, assets), every)
+        for fallback in others:
+            need = Demand(job, fallback, Purpose.FALLBACK, calls(fallback, assets), every)
+            plans[fallback].fallback.append((f"{kind} for {primary}", plans[fallback].coverage(need)))
+        if kind == "crypto_quote" and others:  # every crypto quote is cross-checked by a second source
+            add("validation", others[0], Purpose.VALIDATION, calls(others[0], assets), every)
+        if kind == "stock_quote" and "alphavantage" in others:  # spot checks fill the validation share
+            quota = plans["alphavantage"].quota
+            add("validation", "alphavantage", Purpose.VALIDATION, int(quota.per_day * quota.validation), 86400)
+
+    for kind, assets in (("stock_history", stocks), ("crypto_history", cryptos)):
+        providers = chain(kind)
+        if providers:
+            per_asset = _served(assets, providers[0]) * len(settings.history.intervals)
+            add("history", providers[0], Purpose.HISTORY, per_asset, schedule.history)
+
+    if "coingecko" in enabled:
+        add("trending", "coingecko", Purpose.QUOTES, 1, schedule.trending)
+        add("top_cryptos", "coingecko", Purpose.QUOTES, math.ceil(TOP_CRYPTOS / 250), schedule.top_cryptos)
+    return Plan(plans)
+
+
+def render(plan: Plan) -> str:
+    """The plan as text tables, one per provider, with a verdict each and overall."""
+    lines: list[str] = []
+    windows = list(WINDOW_SECONDS)
+    header = f"  {'':32}" + "".join(f"{w.replace('per_', '/'):>12}" for w in windows)
+    for name, p in plan.providers.items():
+        lines += [f"{name}", header]
+        for purpose in Purpose:
+            if any(d.purpose == purpose for d in p.demands):
+                jobs = ",".join(sorted({d.job for d in p.demands if d.purpose == purpose}))
+                lines.append(f"  {purpose + ' (' + jobs + ')':32.32}"
+                             + "".join(f"{p.used_by(purpose, w):12,.1f}" for w in windows))
+        lines.append(f"  {'total needed':32}" + "".join(f"{p.total(w):12,.1f}" for w in windows))
+        lines.append(f"  {'quota':32}" + "".join(f"{getattr(p.quota, w) or '-':>12,}" if getattr(p.quota, w)
+                                                   else f"{'-':>12}" for w in windows))
+        lines.append(f"  {'headroom':32}" + "".join(
+            f"{(1 - p.total(w) / getattr(p.quota, w)):12.0%}" if getattr(p.quota, w) else f"{'-':>12}"
+            for w in windows))
+        for kind, share in p.fallback:
+            lines.append(f"  fallback: {kind}: its budget serves {share:.1%} of refreshes while that is down")
+        lines += [f"  note: {n}" for n in p.notes()]
+        problems = p.problems()
+        lines.append("  verdict: " + ("fits" if not problems else "DOES NOT FIT: " + "; ".join(problems)))
+        lines.append("")
+    lines.append("overall: the schedule fits every quota" if plan.fits
+                 else "overall: the schedule DOES NOT FIT; lengthen intervals, shrink the universe or raise quotas")
+    return "\n".join(lines)

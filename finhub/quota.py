@@ -1,0 +1,178 @@
+"""Provider call budgets shared by every worker process, kept in Redis.
+
+Before any provider call a worker reserves it with :meth:`Quotas.reserve`. The reservation is
+checked against every window of the provider (per second … per 30 days, plus the minimum spacing)
+in ONE atomic Redis evaluation by pyrate-limiter's ``RedisBucket``: its Lua script counts each
+window over one sorted set of call timestamps and inserts only when all of them have room. A
+refused reservation says when it could succeed, so the caller re-queues itself with that delay
+instead of sleeping or calling anyway.
+
+Purposes share the same sorted set with different ceilings (see ``QuotaSettings``): a history call
+is admitted only while every window is below, say, half its limit, so a backfill can never starve
+live quotes and validation can never spend Alpha Vantage's whole daily 25.
+
+Concurrency (calls in flight) is not a window, and no maintained library offers a cross-process
+semaphore whose slots expire when a holder is killed, so :class:`Quotas` keeps a tiny one here: a
+sorted set of holders scored by their expiry, pruned on every acquire.
+
+Timestamps come from the calling host's clock (pyrate-limiter's choice): keep hosts NTP-synced.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from enum import StrEnum
+
+from pyrate_limiter import Duration, Rate, RateItem
+from pyrate_limiter.buckets.redis_bucket import LuaScript, RedisBucket
+from redis import Redis
+
+from finhub.settings import QuotaSettings, Settings
+
+#: Redis key prefix of the call logs and concurrency slots.
+KEY_PREFIX = "finhub:quota"
+#: A concurrency slot is released after this long even if its holder died.
+SLOT_TTL_SECONDS = 120
+#: Longest window, for pruning the call log.
+MONTH_MS = 30 * int(Duration.DAY)
+
+WINDOWS_MS: dict[str, int] = {
+    "per_second": int(Duration.SECOND),
+    "per_minute": int(Duration.MINUTE),
+    "per_hour": int(Duration.HOUR),
+    "per_day": int(Duration.DAY),
+    "per_month": MONTH_MS,
+}
+
+
+class Purpose(StrEnum):
+    """Why a call is made; each has its own ceiling on the provider's windows."""
+
+    QUOTES = "quotes"
+    FALLBACK = "fallback"
+    VALIDATION = "validation"
+    HISTORY = "history"
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """The answer to a reservation: granted now, or the seconds to wait before asking again."""
+
+    granted: bool
+    retry_after: float = 0.0
+    window: str | None = None
+
+    def __bool__(self) -> bool:
+        return self.granted
+
+
+def purpose_rates(quota: QuotaSettings, purpose: Purpose) -> list[Rate]:
+    """The windows of ``quota`` scaled to ``purpose``'s ceiling (at least one call each)."""
+    share = getattr(quota, purpose.value)
+    rates = [
+        Rate(max(1, int(limit * share)), WINDOWS_MS[name])
+        for name in WINDOWS_MS
+        if (limit := getattr(quota, name))
+    ]
+    if quota.min_spacing:
+        rates.append(Rate(1, int(quota.min_spacing * 1000)))
+    return _binding(rates)
+
+
+def _binding(rates: list[Rate]) -> list[Rate]:
+    """Drop the rates others make redundant, as pyrate-limiter wants its list: strictly longer
+    windows with strictly more calls and no higher density (calls per ms)."""
+    kept: list[Rate] = []
+    for rate in sorted(rates, key=lambda r: (r.interval, r.limit)):
+        if kept and rate.interval == kept[-1].interval:
+            continue  # same window, larger limit: the smaller one binds
+        if kept and rate.limit * kept[-1].interval > kept[-1].limit * rate.interval:
+            continue  # denser than a shorter window allows: never reached
+        while kept and kept[-1].limit >= rate.limit:
+            kept.pop()  # a longer window with no more calls makes the shorter one moot
+        kept.append(rate)
+    return kept
+
+
+class Quotas:
+    """Reserve provider calls against shared budgets in Redis."""
+
+    _ACQUIRE_SLOT = """
+        redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+        if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[2]) then
+            redis.call('ZADD', KEYS[1], ARGV[3], ARGV[4])
+            return 1
+        end
+        return 0
+    """
+
+    def __init__(self, redis: Redis, quotas: dict[str, QuotaSettings], slot_ttl: float = SLOT_TTL_SECONDS) -> None:
+        self.redis = redis
+        self.slot_ttl = slot_ttl
+        self.quotas = quotas
+        self._rates: dict[tuple[str, Purpose], list[Rate]] = {}
+        self._script = redis.script_load(LuaScript.PUT_ITEM)
+        self._acquire_slot = redis.register_script(self._ACQUIRE_SLOT)
+
+    @classmethod
+    def from_settings(cls, redis: Redis, settings: Settings) -> Quotas:
+        providers = settings.providers
+        return cls(redis, {name: getattr(providers, name).quota for name in ("yahoo", "coingecko", "alphavantage")})
+
+    def _bucket(self, provider: str, purpose: Purpose) -> RedisBucket | None:
+        # A RedisBucket remembers its last verdict, so worker threads must not share one:
+        # make one per reservation (cheap: the script is loaded once, the rates cached).
+        key = (provider, purpose)
+        if key not in self._rates:
+            self._rates[key] = purpose_rates(self.quotas[provider], purpose)
+        if not self._rates[key]:
+            return None
+        return RedisBucket(self._rates[key], self.redis, f"{KEY_PREFIX}:{provider}:calls", self._script)
+
+    def reserve(self, provider: str, purpose: Purpose | str, calls: int = 1) -> Reservation:
+        """Atomically count ``calls`` against every window of ``provider`` if all have room."""
+        bucket = self._bucket(provider, Purpose(purpose))
+        if bucket is None:
+            return Reservation(True)
+        now_ms = bucket.now()
+        decision = bucket.put_decision(RateItem(f"{purpose}", now_ms, weight=calls))
+        if decision.allowed:
+            if now_ms % 50 == 0:  # prune old entries now and then; ZCOUNT ignores them anyway
+                self.redis.zremrangebyscore(bucket.bucket_key, 0, now_ms - MONTH_MS)
+            return Reservation(True)
+        failing = decision.failing_rate
+        wait_ms = decision.retry_after_ms if decision.retry_after_ms and decision.retry_after_ms > 0 else None
+        if wait_ms is None:  # cannot ever fit (weight above the limit): wait a whole window
+            wait_ms = failing.interval if failing else 1000
+        window = next((n for n, ms in WINDOWS_MS.items() if failing and ms == failing.interval), "min_spacing")
+        return Reservation(False, retry_after=wait_ms / 1000, window=window)
+
+    def used(self, provider: str, window: str) -> int:
+        """Calls counted in ``window`` (e.g. ``"per_day"``) right now."""
+        now_ms = time.time_ns() // 1_000_000
+        key = f"{KEY_PREFIX}:{provider}:calls"
+        return int(self.redis.zcount(key, now_ms - WINDOWS_MS[window], now_ms))
+
+    @contextmanager
+    def slot(self, provider: str) -> Iterator[bool]:
+        """Hold one of the provider's concurrency slots; yields False when none is free."""
+        limit = self.quotas[provider].concurrency
+        if not limit:
+            yield True
+            return
+        key, token = f"{KEY_PREFIX}:{provider}:inflight", uuid.uuid4().hex
+        now = time.time()
+        held = bool(self._acquire_slot(keys=[key], args=[now, limit, now + self.slot_ttl, token]))
+        try:
+            yield held
+        finally:
+            if held:
+                self.redis.zrem(key, token)
+
+    def reset(self, provider: str) -> None:
+        """Forget the provider's counted calls and slots (tests, and a manual reset)."""
+        self.redis.delete(f"{KEY_PREFIX}:{provider}:calls", f"{KEY_PREFIX}:{provider}:inflight")

@@ -1,0 +1,72 @@
+"""`plan`: does the schedule fit the quotas? Verdicts for fitting and non-fitting schedules."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+from finhub.plan import build_plan, render
+from finhub.settings import load_settings
+from finhub.universe import build_universe
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def plan_for(tmp_path, toml: str, **env):
+    path = tmp_path / "finhub.toml"
+    path.write_text(toml)
+    settings = load_settings(path, environ=env)
+    return build_plan(settings, build_universe(settings.assets))
+
+
+def test_default_schedule_fits_and_counts_calls(tmp_path):
+    plan = plan_for(tmp_path, "", FINHUB_ALPHAVANTAGE_API_KEY="k")
+    assert plan.fits
+    yahoo = plan.providers["yahoo"]
+    assert yahoo.used_by("quotes", "per_hour") == 12       # 48 active stocks in 1 call, every 5 min
+    assert yahoo.used_by("validation", "per_hour") == 30   # 23 cryptos cross-checked every 2 min
+    coingecko = plan.providers["coingecko"]
+    assert coingecko.used_by("quotes", "per_hour") == 30 + 4 + 2  # quotes, trending, top
+    av = plan.providers["alphavantage"]
+    assert av.used_by("validation", "per_day") == 15 and av.total("per_day") <= 25
+    coverage = dict(av.fallback)
+    assert 0 < coverage["stock_quote for yahoo"] < 0.01  # 25 calls a day cannot replace Yahoo
+
+
+def test_five_symbols_four_timeframes_every_minute_against_800_a_day(tmp_path):
+    toml = """
+[schedule]
+stock_quotes = 60
+history = 60
+[history]
+intervals = ["1h", "1d", "1wk"]
+[providers.yahoo]
+batch_size = 1
+[providers.yahoo.quota]
+per_day = 800
+[assets]
+remove = [%s]
+""" % ", ".join(f'"{s}"' for s in [a.symbol for a in build_universe()] if s not in ("AAPL", "MSFT", "GOOGL", "AMZN", "TSLA"))
+    plan = plan_for(tmp_path, toml)
+    yahoo = plan.providers["yahoo"]
+    assert yahoo.total("per_minute") == 20  # 5 quotes + 5 × 3 bars
+    assert not plan.fits
+    assert any("per day" in p and "800" in p for p in yahoo.problems())
+    assert "DOES NOT FIT" in render(plan)
+
+
+def test_a_purpose_over_its_share_does_not_fit(tmp_path):
+    plan = plan_for(tmp_path, "[providers.coingecko.quota]\nper_hour = 100\nhistory = 0.1\n"
+                              "[schedule]\nhistory = 3600\n")
+    problems = plan.providers["coingecko"].problems()
+    assert problems and all("history" in p for p in problems)
+
+
+def test_plan_command_exit_status(tmp_path):
+    def run(toml):
+        (tmp_path / "finhub.toml").write_text(toml)
+        return subprocess.run([sys.executable, "-m", "finhub", "plan"], cwd=tmp_path, capture_output=True, text=True,
+                              env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    ok = run("")
+    assert ok.returncode == 0 and "overall: the schedule fits" in ok.stdout
+    bad = run("[schedule]\ncrypto_quotes = 1\n")
+    assert bad.returncode == 1 and "coingecko" in bad.stdout and "DOES NOT FIT" in bad.stdout

@@ -1,0 +1,107 @@
+"""Quota reservations in real Redis: every window, purpose ceilings, many processes, restarts."""
+
+import multiprocessing
+import time
+
+import redis
+
+PLANNER_DB = 12  # as in conftest.py
+
+from finhub.quota import Purpose, Quotas, purpose_rates
+from finhub.settings import QuotaSettings, load_settings
+
+
+
+def quotas(client, **limits) -> Quotas:
+    return Quotas(client, {"p": QuotaSettings(**limits)})
+
+
+def grant_count(q: Quotas, purpose: Purpose, attempts: int) -> int:
+    return sum(bool(q.reserve("p", purpose)) for _ in range(attempts))
+
+
+def test_refusal_names_the_window_and_when_to_come_back(redis_client):
+    q = quotas(redis_client, per_second=1, per_minute=5, per_day=25)
+    assert q.reserve("p", Purpose.FALLBACK)
+    refused = q.reserve("p", Purpose.FALLBACK)
+    assert not refused and refused.window == "per_second" and 0.5 < refused.retry_after <= 1.01
+    time.sleep(refused.retry_after)
+    assert q.reserve("p", Purpose.FALLBACK)
+
+
+def test_every_window_is_enforced(redis_client):
+    q = quotas(redis_client, per_minute=3, per_day=25)
+    assert grant_count(q, Purpose.FALLBACK, 10) == 3
+    refused = q.reserve("p", Purpose.FALLBACK)
+    assert refused.window == "per_minute" and 55 < refused.retry_after <= 60.01
+    assert q.used("p", "per_day") == 3
+
+
+def test_purpose_ceilings_keep_room_for_higher_priorities(redis_client):
+    q = quotas(redis_client, per_minute=10, quotes=0.9, fallback=1.0, validation=0.6, history=0.5)
+    assert grant_count(q, Purpose.HISTORY, 20) == 5        # a backfill stops at half
+    assert grant_count(q, Purpose.VALIDATION, 20) == 1     # validation up to 6 in all
+    assert grant_count(q, Purpose.QUOTES, 20) == 3         # live quotes up to 9 in all
+    assert grant_count(q, Purpose.FALLBACK, 20) == 1       # the last call is the fallback reserve
+    assert q.used("p", "per_minute") == 10
+
+
+def test_min_spacing(redis_client):
+    q = quotas(redis_client, min_spacing=0.3)
+    assert q.reserve("p", Purpose.QUOTES)
+    refused = q.reserve("p", Purpose.QUOTES)
+    assert not refused and refused.window == "min_spacing" and refused.retry_after <= 0.31
+
+
+def test_counters_survive_a_restart(redis_client):
+    assert grant_count(quotas(redis_client, per_hour=4), Purpose.FALLBACK, 3) == 3
+    fresh = quotas(redis.Redis(host="127.0.0.1", port=6379, db=PLANNER_DB), per_hour=4)
+    assert grant_count(fresh, Purpose.FALLBACK, 5) == 1
+
+
+def _hammer(n: int, out) -> None:
+    q = quotas(redis.Redis(host="127.0.0.1", port=6379, db=PLANNER_DB), per_minute=20, per_hour=100)
+    out.put(grant_count(q, Purpose.FALLBACK, n))
+
+
+def test_many_processes_never_exceed_the_quota(redis_client):
+    out = multiprocessing.Queue()
+    workers = [multiprocessing.Process(target=_hammer, args=(50, out)) for _ in range(4)]
+    for w in workers:
+        w.start()
+    granted = sum(out.get(timeout=30) for _ in workers)
+    for w in workers:
+        w.join()
+    assert granted == 20
+    assert quotas(redis_client, per_minute=20).used("p", "per_minute") == 20
+
+
+def test_concurrency_slots_expire_when_a_holder_dies(redis_client):
+    q = Quotas(redis_client, {"p": QuotaSettings(concurrency=1)}, slot_ttl=0.3)
+    with q.slot("p") as first:
+        with q.slot("p") as second:
+            assert first and not second
+    with q.slot("p") as again:
+        assert again  # released on exit
+    redis_client.zadd("finhub:quota:p:inflight", {"killed-worker": time.time() + 0.3})
+    with q.slot("p") as blocked:
+        assert not blocked
+    time.sleep(0.35)
+    with q.slot("p") as after_expiry:
+        assert after_expiry
+
+
+def test_default_quotas_are_valid_rate_lists_for_every_purpose():
+    settings = load_settings(environ={})
+    for name in ("yahoo", "coingecko", "alphavantage"):
+        quota = getattr(settings.providers, name).quota
+        for purpose in Purpose:
+            rates = purpose_rates(quota, purpose)
+            assert rates and all(r.limit >= 1 for r in rates)
+    av = purpose_rates(settings.providers.alphavantage.quota, Purpose.VALIDATION)
+    assert max(r.limit for r in av) == 15  # validation can never spend the whole daily 25
+
+
+def test_redundant_windows_are_dropped():
+    rates = purpose_rates(QuotaSettings(per_second=1, per_minute=100, per_hour=50), Purpose.FALLBACK)
+    assert [(r.limit, r.interval) for r in rates] == [(1, 1000), (50, 3_600_000)]
