@@ -1,0 +1,109 @@
+"""Fallback chains over real Redis budgets and breakers, with scripted providers behind the interface."""
+
+from datetime import datetime, timezone
+
+import pytest
+
+from finhub.breaker import Breakers, State
+from finhub.fallback import fetch_quotes
+from finhub.quota import Purpose, Quotas
+from finhub.settings import BreakerSettings, QuotaSettings
+from finhub.universe import build_universe
+from providers.base import BadSymbol, Observation, Provider, Quotes, RateLimited, Unavailable
+
+UNIVERSE = build_universe()
+STOCKS = UNIVERSE.stocks[:6]
+
+
+class Scripted(Provider):
+    """A provider whose answers the test decides: a price for everything, or an error."""
+
+    serves = frozenset()
+
+    def __init__(self, name, batch_size, fail=None, unknown=(), serves_symbols=None):
+        self.name, self.batch_size = name, batch_size
+        self.fail, self.unknown, self.serves_symbols = fail, set(unknown), serves_symbols
+        self.calls = 0
+
+    def supports(self, asset):
+        return self.serves_symbols is None or asset.symbol in self.serves_symbols
+
+    def quotes(self, assets):
+        self.calls += 1
+        if self.fail:
+            raise self.fail
+        now = datetime.now(timezone.utc)
+        out = Quotes()
+        for a in assets:
+            if a.symbol in self.unknown:
+                out.errors[a.symbol] = BadSymbol(self.name, a.symbol)
+            else:
+                out.observations.append(Observation(a.symbol, a.asset_type, 100.0, now, self.name, now))
+        return out
+
+    def history(self, asset, interval, start, end):
+        raise NotImplementedError
+
+
+@pytest.fixture
+def planner(redis_client):
+    quotas = Quotas(redis_client, {"yahoo": QuotaSettings(per_minute=60),
+                                   "alphavantage": QuotaSettings(per_second=1, per_minute=5, per_day=25)})
+    breakers = Breakers(redis_client, BreakerSettings(failures=2, cooldown=60))
+    return quotas, breakers
+
+
+def test_primary_serves_everything_in_one_call(planner):
+    yahoo, av = Scripted("yahoo", 50), Scripted("alphavantage", 1)
+    got = fetch_quotes(STOCKS, ["yahoo", "alphavantage"], {"yahoo": yahoo, "alphavantage": av}, *planner)
+    assert {o.symbol for o in got.observations} == {a.symbol for a in STOCKS}
+    assert {o.provider for o in got.observations} == {"yahoo"}
+    assert (yahoo.calls, av.calls) == (1, 0) and not got.pending and got.retry_after is None
+
+
+def test_failing_primary_falls_back_within_the_fallback_budget_and_keeps_the_rest(planner):
+    quotas, breakers = planner
+    yahoo = Scripted("yahoo", 50, fail=RateLimited("yahoo", "HTTP 429", retry_after=30))
+    av = Scripted("alphavantage", 1)
+    got = fetch_quotes(STOCKS, ["yahoo", "alphavantage"], {"yahoo": yahoo, "alphavantage": av}, quotas, breakers)
+    assert [o.provider for o in got.observations] == ["alphavantage"]  # 1 call a second
+    assert len(got.pending) == len(STOCKS) - 1 and 0 < got.retry_after <= 1.01
+    assert "per_second" in got.skipped["alphavantage"] and "429" in got.skipped["yahoo"]
+    assert quotas.used("alphavantage", "per_minute") == 1
+
+
+def test_breaker_opens_and_the_primary_is_skipped(planner):
+    quotas, breakers = planner
+    yahoo = Scripted("yahoo", 50, fail=Unavailable("yahoo", "HTTP 503"))
+    av = Scripted("alphavantage", 1)
+    for _ in range(2):
+        fetch_quotes(STOCKS[:1], ["yahoo", "alphavantage"], {"yahoo": yahoo, "alphavantage": av}, quotas, breakers)
+    assert breakers.health("yahoo").state == State.OPEN and yahoo.calls == 2
+    got = fetch_quotes(STOCKS[:1], ["yahoo"], {"yahoo": yahoo}, quotas, breakers)
+    assert yahoo.calls == 2 and got.skipped["yahoo"] == "breaker open"
+    assert got.pending == STOCKS[:1] and got.retry_after > 50  # come back after the cool-down
+
+
+def test_unknown_symbol_goes_to_the_next_provider_and_is_rejected_when_none_knows_it(planner):
+    yahoo = Scripted("yahoo", 50, unknown={"AAPL", "MSFT"})
+    av = Scripted("alphavantage", 2, unknown={"MSFT"})
+    got = fetch_quotes(STOCKS[:2], ["yahoo", "alphavantage"], {"yahoo": yahoo, "alphavantage": av}, *planner)
+    assert [(o.symbol, o.provider) for o in got.observations] == [("AAPL", "alphavantage")]
+    assert [e.provider for e in got.rejected["MSFT"]] == ["yahoo", "alphavantage"]
+    assert not got.pending
+
+
+def test_assets_no_provider_serves_are_rejected_not_retried(planner):
+    yahoo = Scripted("yahoo", 50, serves_symbols={"AAPL"})
+    got = fetch_quotes(STOCKS[:2], ["yahoo"], {"yahoo": yahoo}, *planner)
+    assert [o.symbol for o in got.observations] == ["AAPL"]
+    assert got.rejected == {"MSFT": []} and not got.pending
+
+
+def test_budget_spent_everywhere_leaves_everything_pending(planner):
+    quotas, breakers = planner
+    for _ in range(60):
+        quotas.reserve("yahoo", Purpose.FALLBACK)
+    yahoo = Scripted("yahoo", 50)
+    got = fetch_quotes(STOCKS, ["yahoo"], {"yahoo": yahoo}, quotas, breakers)
+    assert yahoo.calls == 0 and got.pending == STOCKS and 0 < got.retry_after <= 60.01
