@@ -4,6 +4,7 @@ closes and all), and whether a stock refresh is worth a provider call now."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+import warnings
 from functools import cache
 
 import exchange_calendars as xcals
@@ -14,6 +15,10 @@ EXCHANGE = "XNYS"
 #: A quote whose market time is this close to the session close counts as the closing price
 #: (providers stamp it a little before or after the bell).
 CLOSE_TOLERANCE = timedelta(minutes=2)
+
+
+# exchange-calendars 4.13 trips pandas 3.1's deprecation of tz-dropping ``.values``; harmless here.
+warnings.filterwarnings("ignore", message=r".*values returning an ndarray that drops timezone")
 
 
 @cache
