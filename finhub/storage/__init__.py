@@ -1,0 +1,24 @@
+"""The history store: SQLAlchemy Core tables, migrated with Alembic, on SQLite or PostgreSQL.
+
+Public API::
+
+    engine = make_engine(settings.database)     # sqlite:///var/finhub.db or postgresql://...
+    migrate(engine)                              # create/upgrade tables; safe from many processes
+    upsert_prices(engine, rows)                  # idempotent bulk upsert, one statement a batch
+    latest_prices(engine, "quote")               # {symbol: row} newest row per symbol, index seeks only
+    last_timestamp(engine, "AAPL", "1d")         # resume point for history
+    delete_older_than(engine, cutoff)            # retention in bounded batches
+    quarantine_rows(engine, rows); recent_quarantined(engine)
+    summary(engine)                              # {asset_type: (rows, newest)} for status
+"""
+
+from finhub.storage.engine import make_engine, migrate
+from finhub.storage.prices import (check_row, delete_older_than, last_timestamp, last_timestamps, latest_prices,
+                                   summary, upsert_prices)
+from finhub.storage.quarantine import quarantine_rows, recent_quarantined
+from finhub.storage.schema import prices, quarantine
+
+__all__ = [
+    "make_engine", "migrate", "check_row", "upsert_prices", "latest_prices", "last_timestamp", "last_timestamps",
+    "delete_older_than", "summary", "quarantine_rows", "recent_quarantined", "prices", "quarantine",
+]

@@ -1,0 +1,94 @@
+"""The tables finhub stores into (SQLAlchemy Core), shared by the queries and the migrations."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import (JSON, BigInteger, Column, DateTime, Float, Index, Integer, MetaData, String, Table, Text,
+                        UniqueConstraint)
+from sqlalchemy.types import TypeDecorator
+
+#: Kinds of row in the history table: live quotes, and bars of these intervals.
+INTERVALS = ("quote", "1h", "1d", "1wk")
+ASSET_TYPES = ("stock", "crypto")
+#: How far a stored price can be trusted (see finhub.validation).
+VALIDATION_STATUSES = ("validated", "single_source")
+
+
+class UTCDateTime(TypeDecorator):
+    """An aware datetime, stored in UTC; naive values are refused.
+
+    PostgreSQL keeps ``timestamptz``. SQLite keeps fixed-width text ``YYYY-MM-DD HH:MM:SS.ffffff``
+    in UTC, which sorts correctly (so ``MAX(timestamp)`` works) and reads naturally in ``sqlite3``.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect):
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(String(26))
+        return dialect.type_descriptor(DateTime(timezone=True))
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: finhub stores only timezone-aware UTC times")
+        value = value.astimezone(timezone.utc)
+        if dialect.name == "sqlite":
+            return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+        return value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if isinstance(value, str):
+            return datetime.fromisoformat(value).replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc) if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+metadata = MetaData()
+_id = BigInteger().with_variant(Integer, "sqlite")  # INTEGER PRIMARY KEY is SQLite's rowid
+
+prices = Table(
+    "assets_assetpriceshistoric", metadata,
+    Column("id", _id, primary_key=True, autoincrement=True),
+    Column("symbol", String(20), nullable=False),
+    Column("asset_type", String(10), nullable=False),
+    Column("interval", String(8), nullable=False),
+    Column("timestamp", UTCDateTime(), nullable=False),
+    Column("price", Float, nullable=False),
+    Column("open", Float),
+    Column("high", Float),
+    Column("low", Float),
+    Column("volume", Float),
+    Column("market_cap", Float),
+    Column("source", String(20), nullable=False),
+    Column("validation_status", String(16), nullable=False),
+    Column("sources", String(100), nullable=False),
+    Column("max_deviation_pct", Float),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("symbol", "interval", "timestamp", name="uq_prices_symbol_interval_timestamp"),
+    Index("ix_prices_timestamp", "timestamp"),
+)
+
+quarantine = Table(
+    "assets_pricequarantine", metadata,
+    Column("id", _id, primary_key=True, autoincrement=True),
+    Column("symbol", String(20), nullable=False),
+    Column("asset_type", String(10), nullable=False),
+    Column("interval", String(8), nullable=False),
+    Column("timestamp", UTCDateTime(), nullable=False),
+    Column("reason", String(32), nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("observations", JSON, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("symbol", "interval", "timestamp", name="uq_quarantine_symbol_interval_timestamp"),
+    Index("ix_quarantine_created_at", "created_at"),
+)
+
+#: Columns a caller supplies for a price row (the rest are filled in on write).
+PRICE_FIELDS = ("symbol", "asset_type", "interval", "timestamp", "price", "open", "high", "low", "volume",
+                "market_cap", "source", "validation_status", "sources", "max_deviation_pct")
