@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import math
+from functools import cache, partial
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 
@@ -14,22 +16,35 @@ from finhub.storage.schema import ASSET_TYPES, INTERVALS, PRICE_FIELDS, VALIDATI
 #: Rows deleted per transaction by the retention clean-up, so no write lock is held for long.
 DELETE_BATCH = 5000
 
-_UPDATED = tuple(c for c in PRICE_FIELDS if c not in ("symbol", "interval", "timestamp")) + ("updated_at",)
+_COLUMNS = PRICE_FIELDS + ("created_at", "updated_at")
+_UPDATED = tuple(c for c in _COLUMNS if c not in ("symbol", "interval", "timestamp", "created_at"))
 
-# Every distinct symbol by a loose index scan (one index seek each, not a scan of every row),
-# then each symbol's newest row of the interval by one more seek.
-_LATEST = text("""
+# Every distinct symbol by a loose index scan: one index seek each, not a scan of every row.
+_ALL_SYMBOLS = """
 WITH RECURSIVE symbols(symbol) AS (
     SELECT MIN(symbol) FROM assets_assetpriceshistoric
     UNION ALL
     SELECT (SELECT MIN(p.symbol) FROM assets_assetpriceshistoric p WHERE p.symbol > symbols.symbol)
     FROM symbols WHERE symbols.symbol IS NOT NULL
 )
-SELECT (SELECT p.id FROM assets_assetpriceshistoric p
-        WHERE p.symbol = symbols.symbol AND p.interval = :interval
-        ORDER BY p.timestamp DESC LIMIT 1) AS id
-FROM symbols WHERE symbols.symbol IS NOT NULL
-""")
+SELECT symbol FROM symbols WHERE symbol IS NOT NULL
+"""
+_GIVEN_SYMBOLS = {
+    "postgresql": "SELECT symbol FROM unnest(CAST(:symbols AS text[])) AS s(symbol)",
+    "sqlite": "SELECT value AS symbol FROM json_each(:symbols)",
+}
+# Then each symbol's newest row of the interval by one backward seek of the unique index.
+_NEWEST = {
+    "postgresql": """
+        SELECT p.* FROM ({symbols}) AS s CROSS JOIN LATERAL (
+            SELECT * FROM assets_assetpriceshistoric p
+            WHERE p.symbol = s.symbol AND p.interval = :interval ORDER BY p.timestamp DESC LIMIT 1) AS p""",
+    "sqlite": """
+        SELECT * FROM assets_assetpriceshistoric WHERE id IN (
+            SELECT (SELECT p.id FROM assets_assetpriceshistoric p
+                    WHERE p.symbol = s.symbol AND p.interval = :interval ORDER BY p.timestamp DESC LIMIT 1)
+            FROM ({symbols}) AS s)""",
+}
 
 
 def check_row(row: Mapping) -> None:
@@ -50,8 +65,16 @@ def check_row(row: Mapping) -> None:
         raise ValueError(f"{symbol}: timestamp must be a timezone-aware datetime, got {stamp!r}")
 
 
-def _insert(engine: Engine):
-    return postgresql.insert(prices) if engine.dialect.name == "postgresql" else sqlite.insert(prices)
+@cache
+def _upsert_statement(dialect) -> tuple[str, tuple[str, ...] | None]:
+    """The upsert compiled once per dialect: SQL text and, for positional drivers, the bind order."""
+    stmt = (postgresql.insert if dialect.name == "postgresql" else sqlite.insert)(prices)
+    stmt = stmt.values({c: bindparam(c) for c in _COLUMNS}).on_conflict_do_update(
+        index_elements=["symbol", "interval", "timestamp"],
+        set_={c: getattr(stmt.excluded, c) for c in _UPDATED},
+    )
+    compiled = stmt.compile(dialect=dialect)
+    return str(compiled), tuple(compiled.positiontup) if compiled.positional else None
 
 
 def upsert_prices(engine: Engine, rows: Sequence[Mapping]) -> int:
@@ -59,39 +82,46 @@ def upsert_prices(engine: Engine, rows: Sequence[Mapping]) -> int:
 
     The natural key is (symbol, interval, timestamp): writing the same rows twice stores nothing
     twice and leaves the newest values. Every row is checked before anything is written.
+
+    The statement is compiled by SQLAlchemy once and handed to the driver's ``executemany`` with
+    values already converted, so a large batch costs little more than the raw driver.
     """
     if not rows:
         return 0
     for row in rows:
         check_row(row)
-    now = datetime.now(timezone.utc)
+    dialect = engine.dialect
+    to_db = partial(prices.c.timestamp.type.process_bind_param, dialect=dialect)
+    stamp = to_db(datetime.now(timezone.utc))
     values = [
         {**{c: row.get(c) for c in PRICE_FIELDS},
+         "timestamp": to_db(row["timestamp"]),
          "validation_status": row.get("validation_status") or "single_source",
          "sources": row.get("sources") or row["source"],
-         "created_at": now, "updated_at": now}
+         "created_at": stamp, "updated_at": stamp}
         for row in rows
     ]
-    stmt = _insert(engine)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["symbol", "interval", "timestamp"],
-        set_={c: getattr(stmt.excluded, c) for c in _UPDATED},
-    )
+    sql, order = _upsert_statement(dialect)
+    if order is not None:
+        values = [tuple(v[name] for name in order) for v in values]
     with engine.begin() as connection:
-        connection.execute(stmt, values)
+        connection.exec_driver_sql(sql, values)
     return len(values)
 
 
 def latest_prices(engine: Engine, interval: str = "quote", symbols: Iterable[str] | None = None) -> dict[str, dict]:
-    """The newest row of ``interval`` per symbol (optionally only ``symbols``), keyed by symbol."""
+    """The newest row of ``interval`` per symbol (all symbols, or only ``symbols``), keyed by symbol."""
+    dialect = engine.dialect.name
+    params: dict = {"interval": interval}
+    if symbols is None:
+        source = _ALL_SYMBOLS
+    else:
+        source = _GIVEN_SYMBOLS[dialect]
+        symbols = list(symbols)
+        params["symbols"] = symbols if dialect == "postgresql" else json.dumps(symbols)
+    query = text(_NEWEST[dialect].format(symbols=source)).columns(*prices.c)
     with engine.connect() as connection:
-        ids = [i for (i,) in connection.execute(_LATEST, {"interval": interval}) if i is not None]
-        if not ids:
-            return {}
-        rows = connection.execute(select(prices).where(prices.c.id.in_(bindparam("ids", expanding=True))),
-                                  {"ids": ids}).mappings()
-        wanted = None if symbols is None else set(symbols)
-        return {r["symbol"]: dict(r) for r in rows if wanted is None or r["symbol"] in wanted}
+        return {r["symbol"]: dict(r) for r in connection.execute(query, params).mappings()}
 
 
 def last_timestamp(engine: Engine, symbol: str, interval: str) -> datetime | None:
