@@ -1,0 +1,114 @@
+"""What the sandbox is told to do, per provider, and what it has counted."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter, defaultdict, deque
+from dataclasses import dataclass, field, fields, replace
+from datetime import datetime, timezone
+
+PROVIDERS = ("yahoo", "coingecko", "alphavantage")
+#: Quota windows the sandbox enforces, in seconds.
+WINDOWS = {"per_second": 1, "per_minute": 60, "per_hour": 3600, "per_day": 86400, "per_month": 30 * 86400}
+
+
+@dataclass(frozen=True)
+class Controls:
+    """How one provider misbehaves. Symbols are the provider's own (AAPL, BTC-USD, bitcoin)."""
+
+    quotas: dict = field(default_factory=dict)       # window name -> calls allowed
+    rate_limit_style: str = "json"                   # coingecko 429 body: json or html
+    latency: float = 0.0                             # seconds added to every answer
+    error_rate: float = 0.0                          # share of answers that are 5xx
+    malformed: float = 0.0                           # share of answers with a broken body
+    hang: bool = False                               # accept, never answer
+    body: bytes | None = None                        # serve exactly this for every request
+    status: int = 200
+    content_type: str = "application/json"
+    skew: dict = field(default_factory=dict)         # symbol (or "*") -> percent
+    stale: dict = field(default_factory=dict)        # symbol (or "*") -> seconds behind
+    unknown_symbols: tuple = ()
+    replay: bool = True                              # serve recorded samples for recorded requests
+
+    def skew_for(self, symbol: str) -> float:
+        return float(self.skew.get(symbol, self.skew.get("*", 0.0)))
+
+    def stale_for(self, symbol: str) -> float:
+        return float(self.stale.get(symbol, self.stale.get("*", 0.0)))
+
+
+def parse_controls(values: dict) -> dict:
+    """Check and normalise control values (from Python or JSON); raises ValueError on a bad one."""
+    known = {f.name for f in fields(Controls)}
+    out = {}
+    for key, value in values.items():
+        if key not in known:
+            raise ValueError(f"unknown control {key!r} (known: {', '.join(sorted(known))})")
+        if key == "quotas" and any(w not in WINDOWS for w in value):
+            raise ValueError(f"unknown quota window in {value!r} (known: {', '.join(WINDOWS)})")
+        if key == "body" and isinstance(value, str):
+            value = value.encode()
+        if key == "unknown_symbols":
+            value = tuple(value)
+        out[key] = value
+    return out
+
+
+class State:
+    """Controls, clock and counters, shared by the server's threads."""
+
+    def __init__(self, initial: dict[str, dict] | None = None) -> None:
+        self._lock = threading.Lock()
+        self._initial = {p: Controls(**parse_controls((initial or {}).get(p, {}))) for p in PROVIDERS}
+        self.reset()
+
+    def reset(self) -> None:
+        with self._lock:
+            self.controls = dict(self._initial)
+            self.clock: datetime | None = None
+            self.calls: dict[str, Counter] = defaultdict(Counter)
+            self.over_quota: Counter = Counter()
+            self.injected_errors: Counter = Counter()
+            self._history: dict[str, deque] = defaultdict(deque)
+
+    def configure(self, provider: str, **values) -> None:
+        if provider not in PROVIDERS:
+            raise ValueError(f"unknown provider {provider!r}")
+        with self._lock:
+            self.controls[provider] = replace(self.controls[provider], **parse_controls(values))
+
+    def now(self) -> datetime:
+        return self.clock or datetime.now(timezone.utc)
+
+    def count(self, provider: str, endpoint: str) -> bool:
+        """Count a call; False when it is over one of the provider's quotas (then it is not served)."""
+        quotas = self.controls[provider].quotas
+        with self._lock:
+            self.calls[provider][endpoint] += 1
+            if not quotas:
+                return True
+            now = time.monotonic()
+            history = self._history[provider]
+            longest = max(WINDOWS[w] for w in quotas)
+            while history and history[0] < now - longest:
+                history.popleft()
+            for window, limit in quotas.items():
+                if sum(1 for t in history if t > now - WINDOWS[window]) >= limit:
+                    self.over_quota[provider] += 1
+                    return False
+            history.append(now)
+            return True
+
+    def over_quota_window(self, provider: str) -> str:
+        """The longest window currently full (decides Alpha Vantage's daily vs per-minute answer)."""
+        now = time.monotonic()
+        history = self._history[provider]
+        full = [w for w, limit in self.controls[provider].quotas.items()
+                if sum(1 for t in history if t > now - WINDOWS[w]) >= limit]
+        return max(full, key=WINDOWS.get) if full else "per_minute"
+
+    def snapshot(self) -> dict:
+        with self._lock:
+            return {"calls": {p: dict(c) for p, c in self.calls.items()},
+                    "over_quota": dict(self.over_quota), "injected_errors": dict(self.injected_errors)}

@@ -1,0 +1,179 @@
+"""Yahoo Finance as yfinance meets it: cookie, crumb, v7 multi-symbol quote, v8 chart."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from finhub.market_hours import calendar, is_open, last_close
+from finhub.sandbox import assets, generator, samples
+from finhub.sandbox.controls import State
+from finhub.sandbox.http import Request, Response, json_response, text_response
+
+#: The crumb of the recorded getcrumb exchange.
+CRUMB = "haT3oykhHqZ"
+NOT_FOUND = {"code": "Not Found", "description": "No data found, symbol may be delisted"}
+MAX_BARS = 20_000
+
+
+def endpoint(path: str) -> str:
+    if path.startswith("/v8/finance/chart/"):
+        return "/v8/finance/chart"
+    return path
+
+
+def over_quota(request: Request) -> Response:
+    if request.path == "/v1/test/getcrumb":
+        return text_response("Edge: Too Many Requests", 429)
+    return text_response("Too Many Requests", 429)
+
+
+def handle(request: Request, state: State) -> Response | None:
+    path = request.path
+    if path in ("/", "/consent"):  # fc.yahoo.com / guce.yahoo.com: no cookie set (see notes)
+        return text_response("<html><body>ok</body></html>", content_type="text/html")
+    if path == "/v1/test/getcrumb":
+        return text_response(CRUMB)
+    if path == "/v7/finance/quote":
+        return _quote(request, state)
+    if path.startswith("/v8/finance/chart/"):
+        return _chart(path.rsplit("/", 1)[-1], request, state)
+    return None
+
+
+def _market_time(symbol: str, now: datetime, stale: float) -> datetime:
+    moment = generator.floor_minute(now)
+    if not assets.is_yahoo_crypto(symbol) and not is_open(moment):
+        moment = last_close(moment)
+    return moment - timedelta(seconds=stale)
+
+
+def _quote(request: Request, state: State) -> Response:
+    symbols = [s for s in request.query.get("symbols", "").split(",") if s]
+    controls = state.controls["yahoo"]
+    if controls.replay:
+        sample = samples.find("yahoo", "quote", set(symbols), request.query, request.now.date())
+        if sample:
+            return Response(200, samples.read(sample.file))
+    result = []
+    for symbol in symbols:
+        if symbol in controls.unknown_symbols:
+            continue  # Yahoo leaves symbols it has never heard of out of the result
+        if symbol in assets.DELISTED_STOCKS:
+            result.append({"language": "en-US", "region": "US", "quoteType": "NONE", "triggerable": False,
+                           "customPriceAlertConfidence": "NONE", "corporateActions": [], "esgPopulated": False,
+                           "hasPrePostMarketData": False, "tradeable": False, "cryptoTradeable": False,
+                           "symbol": symbol})
+            continue
+        result.append(_quote_entry(symbol, request.now, controls))
+    return json_response({"quoteResponse": {"result": result, "error": None}})
+
+
+def _quote_entry(symbol: str, now: datetime, controls) -> dict:
+    canonical = assets.from_yahoo(symbol)
+    crypto = assets.is_yahoo_crypto(symbol)
+    moment = _market_time(symbol, now, controls.stale_for(symbol) or controls.stale_for(canonical))
+    skew = controls.skew_for(symbol) or controls.skew_for(canonical)
+    day_start = moment.replace(hour=0, minute=0)
+    open_, high, low, _, volume = generator.bar(canonical, day_start, moment - day_start + timedelta(minutes=1),
+                                                "yahoo", skew)
+    price = generator.price(canonical, moment, "yahoo", skew)
+    return {
+        "language": "en-US", "region": "US", "quoteType": "CRYPTOCURRENCY" if crypto else "EQUITY",
+        "typeDisp": "Cryptocurrency" if crypto else "Equity", "currency": "USD",
+        "shortName": f"{canonical} (sandbox)", "regularMarketPrice": price,
+        "regularMarketTime": int(moment.timestamp()), "regularMarketOpen": open_,
+        "regularMarketDayHigh": max(high, price), "regularMarketDayLow": min(low, price),
+        "regularMarketVolume": int(volume), "marketCap": int(generator.market_cap(canonical, moment)),
+        "marketState": "REGULAR" if crypto or is_open(now) else "CLOSED",
+        "exchange": "CCC" if crypto else "NMS", "exchangeTimezoneName": "UTC" if crypto else "America/New_York",
+        "gmtOffSetMilliseconds": 0 if crypto else -18000000, "market": "ccc_market" if crypto else "us_market",
+        "tradeable": False, "triggerable": True, "sourceInterval": 15, "exchangeDataDelayedBy": 0,
+        "symbol": symbol,
+    }
+
+
+def _chart(symbol: str, request: Request, state: State) -> Response:
+    controls = state.controls["yahoo"]
+    q = request.query
+    if symbol in assets.DELISTED_STOCKS or symbol in controls.unknown_symbols:
+        return json_response({"chart": {"result": None, "error": NOT_FOUND}}, status=404)
+    now = request.now
+    if "period1" in q:
+        start = datetime.fromtimestamp(int(float(q["period1"])), timezone.utc)
+        end = datetime.fromtimestamp(int(float(q.get("period2", now.timestamp()))), timezone.utc)
+    else:  # range=1d etc.: yfinance's time-zone probe
+        start, end = now - timedelta(days=5), now
+    interval = q.get("interval", "1d")
+    if controls.replay and interval == "1d":
+        sample = samples.find("yahoo", "chart", {symbol}, q, now.date(),
+                              span=(int(start.timestamp()), int(end.timestamp())))
+        if sample:
+            return Response(200, samples.read(sample.file))
+    canonical = assets.from_yahoo(symbol)
+    crypto = assets.is_yahoo_crypto(symbol)
+    skew = controls.skew_for(symbol) or controls.skew_for(canonical)
+    starts, length = _bar_starts(crypto, interval, start, min(end, now))
+    if starts is None:
+        return json_response({"chart": {"result": None, "error": {
+            "code": "Bad Request", "description": f"Invalid input - interval={interval} is not supported."}}}, 400)
+    bars = [generator.bar(canonical, s, length, "yahoo", skew) for s in starts[:MAX_BARS]]
+    quote = {"open": [b[0] for b in bars], "high": [b[1] for b in bars], "low": [b[2] for b in bars],
+             "close": [b[3] for b in bars], "volume": [int(b[4]) for b in bars]}
+    last = generator.price(canonical, generator.floor_minute(now), "yahoo", skew)
+    meta = {
+        "currency": "USD", "symbol": symbol, "exchangeName": "CCC" if crypto else "NMS",
+        "instrumentType": "CRYPTOCURRENCY" if crypto else "EQUITY", "firstTradeDate": 345479400,
+        "regularMarketTime": int(now.timestamp()), "hasPrePostMarketData": not crypto,
+        "gmtoffset": 0 if crypto else -18000, "timezone": "UTC" if crypto else "EST",
+        "exchangeTimezoneName": "UTC" if crypto else "America/New_York", "regularMarketPrice": last,
+        "chartPreviousClose": last, "priceHint": 2, "dataGranularity": interval, "range": q.get("range", ""),
+        "validRanges": ["1d", "5d", "1mo", "3mo", "6mo", "1y", "2y", "5y", "10y", "ytd", "max"],
+    }
+    result = {"meta": meta, "timestamp": [int(s.timestamp()) for s in starts[:MAX_BARS]],
+              "indicators": {"quote": [quote], "adjclose": [{"adjclose": quote["close"]}]}}
+    if not bars:
+        result.pop("timestamp")
+        result["indicators"] = {"quote": [{}], "adjclose": [{}]}
+    return json_response({"chart": {"result": [result], "error": None}})
+
+
+def _bar_starts(crypto: bool, interval: str, start: datetime, end: datetime):
+    """Bar start times in [start, end) and the bar length, or (None, None) for an unknown interval."""
+    lengths = {"1h": timedelta(hours=1), "60m": timedelta(hours=1), "1d": timedelta(days=1), "1wk": timedelta(weeks=1)}
+    if interval not in lengths:
+        return None, None
+    length = lengths[interval]
+    if crypto:
+        first = start.replace(minute=0, second=0, microsecond=0)
+        if length >= timedelta(days=1):
+            first = first.replace(hour=0)
+        if length == timedelta(weeks=1):
+            first -= timedelta(days=first.weekday())
+        starts = []
+        t = first
+        while t < end and len(starts) < MAX_BARS:
+            if t >= start or length == timedelta(weeks=1):
+                starts.append(t)
+            t += length
+        return starts, length
+    cal = calendar()
+    lo = max(start, cal.first_session.tz_localize("UTC").to_pydatetime())
+    hi = min(end, cal.last_session.tz_localize("UTC").to_pydatetime())
+    if lo >= hi:
+        return [], length
+    sessions = cal.sessions_in_range(lo.date(), hi.date())
+    opens = [cal.session_open(s).to_pydatetime() for s in sessions]
+    closes = [cal.session_close(s).to_pydatetime() for s in sessions]
+    if interval == "1d":
+        return [o for o in opens if start <= o < end], length
+    if interval == "1wk":
+        weeks = sorted({(o - timedelta(days=o.weekday())).replace(hour=o.hour, minute=o.minute) for o in opens})
+        return [w for w in weeks if w < end], length
+    starts = []
+    for o, c in zip(opens, closes):
+        t = o
+        while t < c:
+            if start <= t < end:
+                starts.append(t)
+            t += length
+    return starts, length
