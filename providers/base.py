@@ -19,9 +19,10 @@ import math
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from enum import StrEnum
 from typing import ClassVar
+from zoneinfo import ZoneInfo
 
 from finhub.universe import Asset, AssetType
 
@@ -189,6 +190,17 @@ class Provider(ABC):
 
 
 # --- helpers for adapters -------------------------------------------------------------------------
+
+#: Where a stock's trading day begins: daily bars of every provider are stamped at this midnight.
+EXCHANGE_TZ = ZoneInfo("America/New_York")
+
+
+def day_start(day: date, asset_type: AssetType) -> datetime:
+    """The market time of a daily bar: 00:00 of its trading day in New York (stocks) or UTC (crypto),
+    as Yahoo stamps them, so the same day from two providers is the same stored row."""
+    zone = EXCHANGE_TZ if asset_type == AssetType.STOCK else timezone.utc
+    return datetime.combine(day, datetime.min.time(), zone).astimezone(timezone.utc)
+
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)

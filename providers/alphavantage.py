@@ -1,0 +1,183 @@
+"""Alpha Vantage through alpha_vantage: GLOBAL_QUOTE for stocks, CURRENCY_EXCHANGE_RATE for crypto
+in USD, TIME_SERIES_DAILY for history. One symbol a call; 25 calls a day on a free key.
+
+The library calls ``requests.get`` without a timeout and reads its base URL from a class
+attribute. :class:`_Bounded` overrides its one HTTP method for finhub's clients only: a session
+with a timeout, the configured base URL, and the error classification, per instance.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import requests
+from alpha_vantage.alphavantage import AlphaVantage
+from alpha_vantage.foreignexchange import ForeignExchange
+from alpha_vantage.timeseries import TimeSeries
+
+from finhub.logs import get_logger
+from finhub.settings import Secret, Settings
+from finhub.universe import Asset, AssetType
+from providers import _http
+from providers.base import (BadResponse, BadSymbol, DataKind, Observation, Provider, ProviderError, QuotaExhausted,
+                            Quotes, RateLimited, check_price, check_timestamp, day_start, optional_number,
+                            utcnow)
+
+#: A GLOBAL_QUOTE carries only the trading day: its price is stamped at that day's US close.
+US_CLOSE = time(16, 0)
+NEW_YORK = ZoneInfo("America/New_York")
+#: TIME_SERIES_DAILY ``compact`` holds the last 100 trading days (~140 calendar days).
+COMPACT_SPAN = timedelta(days=135)
+
+
+class _Bounded:
+    """Mixin for alpha_vantage clients: the library's HTTP call with a timeout and finhub's errors."""
+
+    def _bind(self, base: str | None, timeout: float, session: requests.Session) -> None:
+        self._finhub_base, self._finhub_timeout, self._finhub_session = base, timeout, session
+
+    def _handle_api_call(self, url: str):
+        if self._finhub_base:
+            url = self._finhub_base.rstrip("?") + "?" + url[len(AlphaVantage._ALPHA_VANTAGE_API_URL):]
+        name = AlphaVantageProvider.name
+        try:
+            response = self._finhub_session.get(url, timeout=self._finhub_timeout)
+        except requests.RequestException as exc:
+            raise _http.from_exception(name, exc) from None
+        known = _http.from_status(name, response)
+        if known is not None:
+            raise known
+        try:
+            body = response.json()
+        except (json.JSONDecodeError, UnicodeDecodeError, requests.JSONDecodeError) as exc:
+            raise _http.from_exception(name, exc, response) from None
+        if not isinstance(body, dict) or not body:
+            raise BadResponse(name, f"answered {str(body)[:80]!r}")
+        if "Information" in body:
+            raise QuotaExhausted(name, str(body["Information"])[:200])
+        if "Note" in body:
+            raise RateLimited(name, str(body["Note"])[:200], retry_after=60.0)
+        if "Error Message" in body:
+            raise _RequestRejected(name, str(body["Error Message"])[:200])
+        return body
+
+
+class _RequestRejected(ProviderError):
+    """An ``Error Message`` body; the adapter turns it into BadSymbol for the symbol it asked."""
+
+
+class _Quotes(_Bounded, TimeSeries):
+    pass
+
+
+class _Rates(_Bounded, ForeignExchange):
+    pass
+
+
+class AlphaVantageProvider(Provider):
+    name = "alphavantage"
+    serves = frozenset({DataKind.STOCK_QUOTE, DataKind.CRYPTO_QUOTE, DataKind.STOCK_HISTORY})
+    batch_size = 1
+
+    def __init__(self, api_key: Secret, url: str | None = None, timeout: float = 10.0) -> None:
+        session = requests.Session()
+        self.stocks = _Quotes(key=api_key.reveal(), output_format="json")
+        self.rates = _Rates(key=api_key.reveal(), output_format="json")
+        for client in (self.stocks, self.rates):
+            client._bind(url, timeout, session)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> AlphaVantageProvider | None:
+        """The adapter, or None (with one log line) when no API key is configured."""
+        s = settings.providers.alphavantage
+        if not s.api_key:
+            get_logger(__name__).info("Alpha Vantage is off: set FINHUB_ALPHAVANTAGE_API_KEY to use it",
+                                      provider=cls.name)
+            return None
+        return cls(s.api_key, s.url, s.timeout)
+
+    def supports(self, asset: Asset) -> bool:
+        return asset.alphavantage is not None
+
+    def quotes(self, assets: Sequence[Asset]) -> Quotes:
+        result = Quotes()
+        for asset in assets:
+            if not self.supports(asset):
+                result.errors[asset.symbol] = BadSymbol(self.name, asset.symbol, "no Alpha Vantage symbol")
+                continue
+            try:
+                result.observations.append(self._quote(asset))
+            except (BadSymbol, BadResponse) as exc:
+                result.errors[asset.symbol] = exc
+            except _RequestRejected as exc:
+                result.errors[asset.symbol] = BadSymbol(self.name, asset.symbol, exc.message)
+        return result
+
+    def _quote(self, asset: Asset) -> Observation:
+        fetched = utcnow()
+        if asset.asset_type == AssetType.CRYPTO:
+            data, _ = self.rates.get_currency_exchange_rate(asset.alphavantage, "USD")
+            if not isinstance(data, dict) or "5. Exchange Rate" not in data:
+                raise BadSymbol(self.name, asset.symbol, "no exchange rate")
+            price = check_price(self.name, asset.symbol, data["5. Exchange Rate"])
+            return Observation(asset.symbol, asset.asset_type, price, self._refreshed(asset, data, fetched),
+                               self.name, fetched)
+        data, _ = self.stocks.get_quote_endpoint(asset.alphavantage)
+        if not isinstance(data, dict) or not data:
+            raise BadSymbol(self.name, asset.symbol, "empty Global Quote")
+        price = check_price(self.name, asset.symbol, data.get("05. price"))
+        return Observation(asset.symbol, asset.asset_type, price, self._close_of(asset, data.get("07. latest trading day"),
+                                                                                  fetched),
+                           self.name, fetched, open=optional_number(data.get("02. open")),
+                           high=optional_number(data.get("03. high")), low=optional_number(data.get("04. low")),
+                           volume=optional_number(data.get("06. volume")))
+
+    def _refreshed(self, asset: Asset, data: dict, now: datetime) -> datetime:
+        try:
+            moment = datetime.strptime(str(data.get("6. Last Refreshed")), "%Y-%m-%d %H:%M:%S")
+            zone = ZoneInfo(str(data.get("7. Time Zone", "UTC")))
+        except (ValueError, KeyError):
+            raise BadResponse(self.name, f"{asset.symbol}: no usable '6. Last Refreshed'") from None
+        return check_timestamp(self.name, asset.symbol, moment.replace(tzinfo=zone), now)
+
+    def _close_of(self, asset: Asset, day: object, now: datetime) -> datetime:
+        try:
+            trading_day = datetime.strptime(str(day), "%Y-%m-%d").date()
+        except ValueError:
+            raise BadResponse(self.name, f"{asset.symbol}: no usable '07. latest trading day'") from None
+        close = datetime.combine(trading_day, US_CLOSE, NEW_YORK)
+        return check_timestamp(self.name, asset.symbol, min(close, now), now)
+
+    def history(self, asset: Asset, interval: str, start: datetime, end: datetime) -> list[Observation]:
+        if interval != "1d":
+            raise ValueError(f"Alpha Vantage serves daily bars only, not {interval!r}")
+        if not self.supports(asset) or asset.asset_type != AssetType.STOCK:
+            raise BadSymbol(self.name, asset.symbol, "no Alpha Vantage stock symbol")
+        fetched = utcnow()
+        size = "compact" if fetched - start <= COMPACT_SPAN else "full"
+        try:
+            series, _ = self.stocks.get_daily(asset.alphavantage, outputsize=size)
+        except _RequestRejected as exc:
+            raise BadSymbol(self.name, asset.symbol, exc.message) from None
+        if not isinstance(series, dict):
+            raise BadResponse(self.name, f"{asset.symbol}: no daily series")
+        bars = []
+        for day, values in series.items():
+            try:
+                moment = day_start(datetime.strptime(str(day), "%Y-%m-%d").date(), asset.asset_type)
+                if not start <= moment < end or not isinstance(values, dict):
+                    continue
+                bars.append(Observation(asset.symbol, asset.asset_type,
+                                        check_price(self.name, asset.symbol, values.get("4. close")), moment,
+                                        self.name, fetched, "1d", open=optional_number(values.get("1. open")),
+                                        high=optional_number(values.get("2. high")),
+                                        low=optional_number(values.get("3. low")),
+                                        volume=optional_number(values.get("5. volume"))))
+            except (BadResponse, ValueError):
+                continue
+        return sorted(bars, key=lambda o: o.timestamp)
+
+

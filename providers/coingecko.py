@@ -1,0 +1,207 @@
+"""CoinGecko through pycoingecko: the whole crypto universe in one ``simple/price`` call, rankings,
+trending and ``market_chart/range`` history."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from datetime import datetime, timezone
+
+import requests
+from pycoingecko import CoinGeckoAPI
+
+from finhub.settings import Secret, Settings
+from finhub.universe import Asset, AssetType
+from providers import _http
+from providers.base import (BadResponse, BadSymbol, DataKind, Observation, Provider, ProviderError, Quotes,
+                            RankedCoin, check_price, check_timestamp, optional_number, utcnow)
+
+#: Coins per ``coins/markets`` page (CoinGecko's maximum).
+MARKETS_PAGE = 250
+#: UTC bucket of each bar interval, as a strftime pattern: the first point in a bucket is its bar.
+BUCKETS = {"1h": "%Y-%m-%d %H", "1d": "%Y-%m-%d", "1wk": "%G-%V"}
+
+
+class CoinGeckoProvider(Provider):
+    name = "coingecko"
+    serves = frozenset({DataKind.CRYPTO_QUOTE, DataKind.CRYPTO_HISTORY, DataKind.CRYPTO_RANKING, DataKind.TRENDING})
+
+    def __init__(self, url: str | None = None, api_key: Secret | None = None, plan: str = "demo",
+                 timeout: float = 10.0, batch_size: int = 250) -> None:
+        key = api_key.reveal() if api_key else ""
+        self.client = CoinGeckoAPI(api_key=key if plan == "pro" else "",
+                                   demo_api_key=key if plan == "demo" else "", retries=0)
+        if url:
+            self.client.api_base_url = url if url.endswith("/") else url + "/"
+        self.client.request_timeout = timeout
+        self.batch_size = batch_size
+        self._last = threading.local()
+        self.client.session.hooks["response"].append(self._remember)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> CoinGeckoProvider:
+        s = settings.providers.coingecko
+        return cls(s.url, s.api_key, s.plan, s.timeout, s.batch_size)
+
+    def _remember(self, response, *args, **kwargs):
+        self._last.response = response
+
+    def _call(self, method, *args, **kwargs):
+        """Run a pycoingecko call; every failure leaves as a ProviderError."""
+        self._last.response = None
+        try:
+            return getattr(self.client, method)(*args, **kwargs)
+        except ValueError as exc:  # pycoingecko raises ValueError(body) for JSON error bodies
+            raise self._classify_body(exc) from None
+        except (requests.RequestException, UnicodeDecodeError) as exc:
+            raise _http.from_exception(self.name, exc, self._last.response) from None
+
+    def _classify_body(self, exc: ValueError) -> ProviderError:
+        response = self._last.response
+        body = exc.args[0] if exc.args else None
+        if isinstance(body, dict):
+            status = body.get("status") if isinstance(body.get("status"), dict) else {}
+            if status.get("error_code") == 429 or (response is not None and response.status_code == 429):
+                return _http.from_status(self.name, response) if response is not None else \
+                    _http.RateLimited(self.name, "HTTP 429")
+            if response is not None and response.status_code == 404:
+                return BadSymbol(self.name, "?", str(body.get("error", "not found"))[:100])
+        return _http.from_exception(self.name, exc, response)
+
+    def supports(self, asset: Asset) -> bool:
+        return asset.coingecko_id is not None
+
+    def quotes(self, assets: Sequence[Asset]) -> Quotes:
+        result = Quotes()
+        served = [a for a in assets if self.supports(a)]
+        for asset in assets:
+            if not self.supports(asset):
+                result.errors[asset.symbol] = BadSymbol(self.name, asset.symbol, "no CoinGecko id")
+        for i in range(0, len(served), self.batch_size):
+            result.extend(self._quote_batch(served[i:i + self.batch_size]))
+        return result
+
+    def _quote_batch(self, assets: list[Asset]) -> Quotes:
+        data = self._call("get_price", ids=",".join(a.coingecko_id for a in assets), vs_currencies="usd",
+                          include_market_cap="true", include_24hr_vol="true", include_last_updated_at="true")
+        if not isinstance(data, dict):
+            raise BadResponse(self.name, f"simple/price answered {type(data).__name__}, not an object")
+        fetched, result = utcnow(), Quotes()
+        for asset in assets:
+            entry = data.get(asset.coingecko_id)
+            if not isinstance(entry, dict) or "usd" not in entry:
+                result.errors[asset.symbol] = BadSymbol(self.name, asset.symbol,
+                                                        f"no price for id {asset.coingecko_id!r} "
+                                                        "(unknown, renamed or deprecated)")
+                continue
+            try:
+                result.observations.append(Observation(
+                    symbol=asset.symbol, asset_type=AssetType.CRYPTO,
+                    price=check_price(self.name, asset.symbol, entry["usd"]),
+                    timestamp=check_timestamp(self.name, asset.symbol, entry.get("last_updated_at"), fetched),
+                    provider=self.name, fetched_at=fetched,
+                    market_cap=optional_number(entry.get("usd_market_cap")),
+                    volume=optional_number(entry.get("usd_24h_vol"))))
+            except BadResponse as exc:
+                result.errors[asset.symbol] = exc
+        return result
+
+    def history(self, asset: Asset, interval: str, start: datetime, end: datetime) -> list[Observation]:
+        if interval not in BUCKETS:
+            raise ValueError(f"unknown interval {interval!r}")
+        if not self.supports(asset):
+            raise BadSymbol(self.name, asset.symbol, "no CoinGecko id")
+        try:
+            data = self._call("get_coin_market_chart_range_by_id", asset.coingecko_id, "usd",
+                              int(start.timestamp()), int(end.timestamp()))
+        except BadSymbol:
+            raise BadSymbol(self.name, asset.symbol, f"unknown id {asset.coingecko_id!r}") from None
+        if not isinstance(data, dict) or not isinstance(data.get("prices"), list):
+            raise BadResponse(self.name, f"{asset.symbol}: market_chart has no price list")
+        caps, volumes = _by_time(data.get("market_caps")), _by_time(data.get("total_volumes"))
+        fetched, bars, seen = utcnow(), [], set()
+        for point in data["prices"]:
+            if not isinstance(point, list) or len(point) != 2:
+                continue
+            try:
+                moment = check_timestamp(self.name, asset.symbol, point[0] / 1000 if _is_number(point[0]) else None,
+                                         fetched)
+                price = check_price(self.name, asset.symbol, point[1])
+            except BadResponse:
+                continue  # one bad point does not spoil the series
+            bucket = moment.strftime(BUCKETS[interval])
+            if not start <= moment < end or bucket in seen:
+                continue
+            seen.add(bucket)
+            bars.append(Observation(asset.symbol, AssetType.CRYPTO, price, moment, self.name, fetched, interval,
+                                    market_cap=caps.get(point[0]), volume=volumes.get(point[0])))
+        return bars
+
+    def top_cryptos(self, n: int) -> list[RankedCoin]:
+        coins: list[RankedCoin] = []
+        for page in range(1, (n - 1) // MARKETS_PAGE + 2):
+            rows = self._call("get_coins_markets", "usd", order="market_cap_desc",
+                              per_page=min(MARKETS_PAGE, n), page=page)
+            if not isinstance(rows, list):
+                raise BadResponse(self.name, "coins/markets answered no list")
+            coins += [c for c in (self._ranked(row, len(coins) + i + 1) for i, row in enumerate(rows)) if c]
+            if len(rows) < min(MARKETS_PAGE, n):
+                break
+        return coins[:n]
+
+    def _ranked(self, row: object, position: int) -> RankedCoin | None:
+        if not isinstance(row, dict) or not isinstance(row.get("id"), str):
+            return None
+        try:
+            stamp = datetime.fromisoformat(str(row.get("last_updated")).replace("Z", "+00:00"))
+            stamp = stamp if stamp.tzinfo else stamp.replace(tzinfo=timezone.utc)
+        except ValueError:
+            stamp = utcnow()
+        rank = row.get("market_cap_rank")
+        return RankedCoin(rank=rank if isinstance(rank, int) and rank > 0 else position, coingecko_id=row["id"],
+                          symbol=str(row.get("symbol", "")).upper(), name=str(row.get("name", "")),
+                          price=_positive(row.get("current_price")), market_cap=optional_number(row.get("market_cap")),
+                          volume_24h=optional_number(row.get("total_volume")), timestamp=stamp)
+
+    def trending(self) -> list[RankedCoin]:
+        data = self._call("get_search_trending")
+        if not isinstance(data, dict) or not isinstance(data.get("coins"), list):
+            raise BadResponse(self.name, "search/trending has no coin list")
+        now, coins = utcnow(), []
+        for entry in data["coins"]:
+            item = entry.get("item") if isinstance(entry, dict) else None
+            if not isinstance(item, dict) or not isinstance(item.get("id"), str):
+                continue
+            details = item.get("data") if isinstance(item.get("data"), dict) else {}
+            coins.append(RankedCoin(rank=len(coins) + 1, coingecko_id=item["id"],
+                                    symbol=str(item.get("symbol", "")).upper(), name=str(item.get("name", "")),
+                                    price=_positive(details.get("price")),
+                                    market_cap=optional_number(_dollars(details.get("market_cap"))),
+                                    volume_24h=optional_number(_dollars(details.get("total_volume"))),
+                                    timestamp=now))
+        return coins
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _by_time(points: object) -> dict:
+    if not isinstance(points, list):
+        return {}
+    return {p[0]: optional_number(p[1]) for p in points if isinstance(p, list) and len(p) == 2}
+
+
+def _positive(value: object) -> float | None:
+    number = optional_number(value)
+    return number if number else None
+
+
+def _dollars(value: object) -> object:
+    """``"$1,234,567"`` (trending's format) as a number; anything else unchanged."""
+    if isinstance(value, str):
+        try:
+            return float(value.replace("$", "").replace(",", ""))
+        except ValueError:
+            return None
+    return value
