@@ -129,12 +129,33 @@ def _chart(symbol: str, request: Request, state: State) -> Response:
         "chartPreviousClose": last, "priceHint": 2, "dataGranularity": interval, "range": q.get("range", ""),
         "validRanges": ["1d", "5d", "1mo", "3mo", "6mo", "1y", "2y", "5y", "10y", "ytd", "max"],
     }
+    if interval in ("1h", "60m"):
+        periods = _trading_periods(crypto, start, min(end, now))
+        meta["tradingPeriods"] = ({"pre": periods, "regular": periods, "post": periods}
+                                  if q.get("includePrePost") in ("true", "True") else periods)
     result = {"meta": meta, "timestamp": [int(s.timestamp()) for s in starts[:MAX_BARS]],
               "indicators": {"quote": [quote], "adjclose": [{"adjclose": quote["close"]}]}}
     if not bars:
         result.pop("timestamp")
         result["indicators"] = {"quote": [{}], "adjclose": [{}]}
     return json_response({"chart": {"result": [result], "error": None}})
+
+
+def _trading_periods(crypto: bool, start: datetime, end: datetime) -> list:
+    """Yahoo's ``tradingPeriods`` for intraday charts: one ``[{start, end, ...}]`` per session."""
+    zone, offset = ("UTC", 0) if crypto else ("EST", -18000)
+    if crypto:
+        day = start.replace(hour=0, minute=0, second=0, microsecond=0)
+        spans = []
+        while day < end:
+            spans.append((day, day + timedelta(days=1)))
+            day += timedelta(days=1)
+    else:
+        cal = calendar()
+        sessions = cal.sessions_in_range(start.date(), end.date()) if start.date() <= end.date() else []
+        spans = [(cal.session_open(s).to_pydatetime(), cal.session_close(s).to_pydatetime()) for s in sessions]
+    return [[{"timezone": zone, "start": int(a.timestamp()), "end": int(b.timestamp()), "gmtoffset": offset}]
+            for a, b in spans]
 
 
 def _bar_starts(crypto: bool, interval: str, start: datetime, end: datetime):

@@ -1,0 +1,249 @@
+"""Yahoo Finance through yfinance: quotes batched through the multi-symbol v7 quote endpoint on
+yfinance's own session/cookie/crumb machinery (``YfData``), history bars through ``Ticker.history``.
+
+yfinance itself asks v7 for one symbol at a time; the endpoint answers many. 50 symbols a call is
+the default: it keeps the URL short (~400 characters), one answer under ~150 KB, and is what
+yahoo-finance2's batching has used against the real service without errors; the setting allows
+more, at the risk of the undocumented limit.
+
+With a base URL configured (the sandbox, tests) yfinance gets a ``requests.Session`` whose adapter
+sends every ``https://*.yahoo.com`` request to that base, path and query kept. Without one it keeps
+its own curl_cffi session, which impersonates a browser (plain ``requests`` gets throttled).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import warnings
+from collections.abc import Sequence
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import pandas as pd
+import requests
+import yfinance as yf
+from requests.adapters import HTTPAdapter
+from yfinance.data import YfData
+from yfinance.exceptions import YFException, YFInvalidPeriodError, YFRateLimitError, YFTickerMissingError
+
+from finhub.settings import Settings
+from finhub.universe import Asset
+from providers import _http
+from providers.base import (BadResponse, BadSymbol, DataKind, Observation, Provider, Quotes,
+                            RateLimited, check_price, check_timestamp, optional_number, utcnow)
+
+QUOTE_URL = "https://query1.finance.yahoo.com/v7/finance/quote"
+# yfinance 1.7 still passes inplace= to pandas 3.1, which warns on every history call.
+warnings.filterwarnings("ignore", message=r"The inplace keyword in DataFrame", module=r"yfinance")
+#: yfinance's interval names for ours.
+INTERVALS = {"1h": "1h", "1d": "1d", "1wk": "1wk"}
+_cache_lock = threading.Lock()
+_cache_dir: str | None = None
+
+
+_deadline = threading.local()
+
+
+@contextmanager
+def deadline(seconds: float):
+    """Bound every HTTP request made inside, together, to ``seconds`` (see :class:`RewriteToBase`)."""
+    _deadline.at = time.monotonic() + seconds
+    try:
+        yield
+    finally:
+        _deadline.at = None
+
+
+class RewriteToBase(HTTPAdapter):
+    """Send every ``*.yahoo.com`` request to ``base``, keeping path and query.
+
+    It also holds each request to what is left of the current :func:`deadline`: yfinance's own
+    cookie and crumb requests use a fixed 30 s, and one quote can take three requests.
+    """
+
+    def __init__(self, base: str, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.base = urlsplit(base)
+
+    def send(self, request, **kwargs):
+        parts = urlsplit(request.url)
+        if parts.hostname and (parts.hostname == "yahoo.com" or parts.hostname.endswith(".yahoo.com")):
+            request.url = urlunsplit((self.base.scheme, self.base.netloc, self.base.path.rstrip("/") + parts.path,
+                                      parts.query, ""))
+        at = getattr(_deadline, "at", None)
+        if at is not None:
+            left = at - time.monotonic()
+            if left <= 0:
+                raise requests.Timeout(f"deadline passed before {parts.path}")
+            kwargs["timeout"] = left
+        return super().send(request, **kwargs)
+
+
+def _use_cache_dir(folder: str) -> None:
+    """Point yfinance's caches (time zones, cookies) at ``folder``, once per process."""
+    global _cache_dir
+    with _cache_lock:
+        if _cache_dir != folder:
+            Path(folder).mkdir(parents=True, exist_ok=True)
+            yf.set_tz_cache_location(folder)
+            yf.cache.set_cache_location(folder)
+            _cache_dir = folder
+
+
+class YahooProvider(Provider):
+    name = "yahoo"
+    serves = frozenset({DataKind.STOCK_QUOTE, DataKind.CRYPTO_QUOTE, DataKind.STOCK_HISTORY,
+                        DataKind.CRYPTO_HISTORY})
+
+    def __init__(self, url: str | None = None, timeout: float = 10.0, batch_size: int = 50,
+                 cache_dir: str = "var/yfinance-cache", adjusted: bool = True) -> None:
+        """``adjusted``: history prices adjusted for splits and dividends (yfinance's auto_adjust)."""
+        self.timeout = timeout
+        self.batch_size = batch_size
+        self.adjusted = adjusted
+        self.session: requests.Session | None = None
+        if url:
+            self.session = requests.Session()
+            self.session.mount("https://", RewriteToBase(url))
+            self.session.headers["User-Agent"] = "Mozilla/5.0 (finhub)"
+        _use_cache_dir(cache_dir)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> YahooProvider:
+        s = settings.providers.yahoo
+        return cls(s.url, s.timeout, s.batch_size, str(Path(settings.data_dir) / "yfinance-cache"))
+
+    def supports(self, asset: Asset) -> bool:
+        return asset.yahoo is not None
+
+    def _data(self) -> YfData:
+        # YfData is a process-wide singleton: hand it our session before each use.
+        return YfData(session=self.session) if self.session is not None else YfData()
+
+    def _get(self, url: str, params: dict) -> requests.Response:
+        data = self._data()
+        try:
+            with deadline(self.timeout):
+                response = data.get(url, params=params, timeout=self.timeout)
+        except YFRateLimitError:
+            self._forget_crumb(data)
+            raise RateLimited(self.name, "HTTP 429 Too Many Requests") from None
+        except (requests.RequestException, YFException, AttributeError, KeyError) as exc:
+            # AttributeError/KeyError: yfinance's cookie traps (see shared notes); the call failed.
+            self._forget_crumb(data)
+            raise _http.from_exception(self.name, exc) from None
+        failure = _http.from_status(self.name, response)
+        if failure is not None:
+            self._forget_crumb(data)
+            raise failure
+        if self.session is not None:
+            # With a requests session yfinance fetches the fc.yahoo.com cookie before every call
+            # (it only remembers curl_cffi cookies); the crumb is what matters: keep it.
+            data._cookie = True
+        return response
+
+    @staticmethod
+    def _forget_crumb(data: YfData) -> None:
+        # yfinance keeps a getcrumb 429 body ("Edge: Too Many Requests") as the crumb and sends
+        # it on every later call: make it fetch a fresh one next time.
+        data._crumb = None
+
+    def quotes(self, assets: Sequence[Asset]) -> Quotes:
+        result = Quotes()
+        served = [a for a in assets if self.supports(a)]
+        for asset in assets:
+            if not self.supports(asset):
+                result.errors[asset.symbol] = BadSymbol(self.name, asset.symbol, "no Yahoo symbol")
+        for i in range(0, len(served), self.batch_size):
+            result.extend(self._quote_batch(served[i:i + self.batch_size]))
+        return result
+
+    def _quote_batch(self, assets: list[Asset]) -> Quotes:
+        response = self._get(QUOTE_URL, {"symbols": ",".join(a.yahoo for a in assets), "formatted": "false"})
+        try:
+            body = response.json()
+            entries = body["quoteResponse"]["result"]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise BadResponse(self.name, f"v7 quote: unusable body ({type(exc).__name__}): "
+                                         f"{response.text[:80]!r}") from None
+        if not isinstance(entries, list):
+            raise BadResponse(self.name, "v7 quote: result is not a list")
+        by_symbol = {e.get("symbol"): e for e in entries if isinstance(e, dict)}
+        fetched, result = utcnow(), Quotes()
+        for asset in assets:
+            entry = by_symbol.get(asset.yahoo)
+            try:
+                result.observations.append(self._observation(asset, entry, fetched))
+            except (BadSymbol, BadResponse) as exc:
+                result.errors[asset.symbol] = exc
+        return result
+
+    def _observation(self, asset: Asset, entry: dict | None, fetched: datetime) -> Observation:
+        if entry is None:
+            raise BadSymbol(self.name, asset.symbol, f"{asset.yahoo} is not in Yahoo's answer (unknown symbol)")
+        if entry.get("quoteType") == "NONE" or "regularMarketPrice" not in entry:
+            raise BadSymbol(self.name, asset.symbol, f"{asset.yahoo} has no quote (delisted or renamed?)")
+        price = check_price(self.name, asset.symbol, entry["regularMarketPrice"])
+        return Observation(
+            symbol=asset.symbol, asset_type=asset.asset_type, price=price,
+            timestamp=check_timestamp(self.name, asset.symbol, entry.get("regularMarketTime"), fetched),
+            provider=self.name, fetched_at=fetched,
+            open=optional_number(entry.get("regularMarketOpen")) or None,
+            high=optional_number(entry.get("regularMarketDayHigh")) or None,
+            low=optional_number(entry.get("regularMarketDayLow")) or None,
+            volume=optional_number(entry.get("regularMarketVolume")),
+            market_cap=optional_number(entry.get("marketCap")) or None)
+
+    def history(self, asset: Asset, interval: str, start: datetime, end: datetime) -> list[Observation]:
+        if interval not in INTERVALS:
+            raise ValueError(f"unknown interval {interval!r}")
+        if not self.supports(asset):
+            raise BadSymbol(self.name, asset.symbol, "no Yahoo symbol")
+        self._data()
+        ticker = yf.Ticker(asset.yahoo, session=self.session) if self.session is not None else yf.Ticker(asset.yahoo)
+        try:
+            with deadline(self.timeout):
+                frame = ticker.history(start=start, end=end, interval=INTERVALS[interval],
+                                       auto_adjust=self.adjusted, actions=False, timeout=self.timeout,
+                                       raise_errors=True)
+        except YFRateLimitError:
+            raise RateLimited(self.name, "HTTP 429 Too Many Requests") from None
+        except (YFTickerMissingError, YFInvalidPeriodError) as exc:
+            raise BadSymbol(self.name, asset.symbol, str(exc)[:200]) from None
+        except requests.HTTPError as exc:  # the time-zone probe raises this for unknown symbols
+            error = _http.from_exception(self.name, exc)
+            if exc.response is not None and exc.response.status_code == 404:
+                error = BadSymbol(self.name, asset.symbol, "unknown to Yahoo (HTTP 404)")
+            raise error from None
+        except (requests.RequestException, YFException) as exc:
+            raise _http.from_exception(self.name, exc) from None
+        except (KeyError, ValueError, TypeError, AttributeError, IndexError) as exc:
+            raise BadResponse(self.name, f"{asset.symbol}: yfinance could not read the chart: "
+                                         f"{type(exc).__name__}: {exc}"[:200]) from None
+        return self._bars(asset, interval, frame, start, end)
+
+    def _bars(self, asset: Asset, interval: str, frame: pd.DataFrame, start: datetime, end: datetime):
+        fetched = utcnow()
+        if frame is None or frame.empty:
+            return []
+        frame = frame.dropna(subset=["Close"])
+        index = frame.index.tz_convert(timezone.utc) if frame.index.tz else frame.index.tz_localize(timezone.utc)
+        bars = []
+        for moment, row in zip(index.to_pydatetime(), frame.itertuples()):
+            if not start <= moment < end:
+                continue
+            try:
+                bars.append(Observation(asset.symbol, asset.asset_type,
+                                        check_price(self.name, asset.symbol, row.Close),
+                                        check_timestamp(self.name, asset.symbol, moment, fetched), self.name,
+                                        fetched, interval, open=optional_number(row.Open) or None,
+                                        high=optional_number(row.High) or None, low=optional_number(row.Low) or None,
+                                        volume=optional_number(row.Volume)))
+            except BadResponse:
+                continue  # a NaN or zero bar (often the partial last one) is skipped, not stored
+        return bars
+
+
