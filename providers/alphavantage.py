@@ -82,7 +82,9 @@ class AlphaVantageProvider(Provider):
     serves = frozenset({DataKind.STOCK_QUOTE, DataKind.CRYPTO_QUOTE, DataKind.STOCK_HISTORY})
     batch_size = 1
 
-    def __init__(self, api_key: Secret, url: str | None = None, timeout: float = 10.0) -> None:
+    def __init__(self, api_key: Secret, url: str | None = None, timeout: float = 10.0, clock=utcnow) -> None:
+        """``clock`` says what "now" is when choosing compact (last 100 days) or full history."""
+        self.clock = clock
         session = requests.Session()
         self.stocks = _Quotes(key=api_key.reveal(), output_format="json")
         self.rates = _Rates(key=api_key.reveal(), output_format="json")
@@ -157,7 +159,7 @@ class AlphaVantageProvider(Provider):
         if not self.supports(asset) or asset.asset_type != AssetType.STOCK:
             raise BadSymbol(self.name, asset.symbol, "no Alpha Vantage stock symbol")
         fetched = utcnow()
-        size = "compact" if fetched - start <= COMPACT_SPAN else "full"
+        size = "compact" if self.clock() - start <= COMPACT_SPAN else "full"
         try:
             series, _ = self.stocks.get_daily(asset.alphavantage, outputsize=size)
         except _RequestRejected as exc:

@@ -83,13 +83,15 @@ class RewriteToBase(HTTPAdapter):
 
 
 def _use_cache_dir(folder: str) -> None:
-    """Point yfinance's caches (time zones, cookies) at ``folder``, once per process."""
+    """Point yfinance's caches (time zones, cookies) at ``folder`` and make it raise, once per process."""
     global _cache_dir
     with _cache_lock:
         if _cache_dir != folder:
             Path(folder).mkdir(parents=True, exist_ok=True)
             yf.set_tz_cache_location(folder)
             yf.cache.set_cache_location(folder)
+            # Raise instead of logging "possibly delisted" and returning an empty frame.
+            yf.config.debug.hide_exceptions = False
             _cache_dir = folder
 
 
@@ -207,8 +209,7 @@ class YahooProvider(Provider):
         try:
             with deadline(self.timeout):
                 frame = ticker.history(start=start, end=end, interval=INTERVALS[interval],
-                                       auto_adjust=self.adjusted, actions=False, timeout=self.timeout,
-                                       raise_errors=True)
+                                       auto_adjust=self.adjusted, actions=False, timeout=self.timeout)
         except YFRateLimitError:
             raise RateLimited(self.name, "HTTP 429 Too Many Requests") from None
         except (YFTickerMissingError, YFInvalidPeriodError) as exc:
