@@ -77,6 +77,16 @@ class _Rates(_Bounded, ForeignExchange):
     pass
 
 
+def _library(call, *args, **kwargs):
+    """Run an alpha_vantage call: its own KeyError/TypeError/pandas errors on odd bodies are bad data."""
+    try:
+        return call(*args, **kwargs)
+    except ProviderError:
+        raise
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+        raise BadResponse(AlphaVantageProvider.name, f"unreadable answer: {type(exc).__name__}: {exc}"[:200]) from None
+
+
 class AlphaVantageProvider(Provider):
     name = "alphavantage"
     serves = frozenset({DataKind.STOCK_QUOTE, DataKind.CRYPTO_QUOTE, DataKind.STOCK_HISTORY})
@@ -121,13 +131,13 @@ class AlphaVantageProvider(Provider):
     def _quote(self, asset: Asset) -> Observation:
         fetched = utcnow()
         if asset.asset_type == AssetType.CRYPTO:
-            data, _ = self.rates.get_currency_exchange_rate(asset.alphavantage, "USD")
+            data, _ = _library(self.rates.get_currency_exchange_rate, asset.alphavantage, "USD")
             if not isinstance(data, dict) or "5. Exchange Rate" not in data:
                 raise BadSymbol(self.name, asset.symbol, "no exchange rate")
             price = check_price(self.name, asset.symbol, data["5. Exchange Rate"])
             return Observation(asset.symbol, asset.asset_type, price, self._refreshed(asset, data, fetched),
                                self.name, fetched)
-        data, _ = self.stocks.get_quote_endpoint(asset.alphavantage)
+        data, _ = _library(self.stocks.get_quote_endpoint, asset.alphavantage)
         if not isinstance(data, dict) or not data:
             raise BadSymbol(self.name, asset.symbol, "empty Global Quote")
         price = check_price(self.name, asset.symbol, data.get("05. price"))
@@ -161,7 +171,7 @@ class AlphaVantageProvider(Provider):
         fetched = utcnow()
         size = "compact" if self.clock() - start <= COMPACT_SPAN else "full"
         try:
-            series, _ = self.stocks.get_daily(asset.alphavantage, outputsize=size)
+            series, _ = _library(self.stocks.get_daily, asset.alphavantage, outputsize=size)
         except _RequestRejected as exc:
             raise BadSymbol(self.name, asset.symbol, exc.message) from None
         if not isinstance(series, dict):

@@ -173,7 +173,7 @@ class YahooProvider(Provider):
                                          f"{response.text[:80]!r}") from None
         if not isinstance(entries, list):
             raise BadResponse(self.name, "v7 quote: result is not a list")
-        by_symbol = {e.get("symbol"): e for e in entries if isinstance(e, dict)}
+        by_symbol = {e["symbol"]: e for e in entries if isinstance(e, dict) and isinstance(e.get("symbol"), str)}
         fetched, result = utcnow(), Quotes()
         for asset in assets:
             entry = by_symbol.get(asset.yahoo)
