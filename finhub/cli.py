@@ -18,6 +18,7 @@ COMMANDS = (
     "finhub.commands.config",
     "finhub.commands.universe",
     "finhub.commands.plan",
+    "finhub.commands.status",
 )
 
 

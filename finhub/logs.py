@@ -17,7 +17,7 @@ import structlog
 from finhub.settings import Secret, SecretUrl, Settings
 
 #: Libraries whose INFO chatter is noise in finhub's logs.
-QUIET_LOGGERS = ("urllib3", "yfinance", "peewee", "apscheduler.executors.default", "alembic.runtime.migration")
+QUIET_LOGGERS = ("urllib3", "yfinance", "peewee", "apscheduler.executors.default", "alembic", "bs4")
 
 
 def redact_secrets(secrets: Iterable[str]):

@@ -1,0 +1,54 @@
+"""Live quotes: fetch a batch through the fallback chain, then validate and store it."""
+
+import dramatiq
+
+from finhub import collect
+from finhub.context import current
+from finhub.logs import get_logger
+from finhub.universe import AssetType
+from providers.base import Unavailable
+
+log = get_logger(__name__)
+#: A live-quote message older than this is dropped: the next scheduled run is fresher.
+QUOTE_MAX_AGE_MS = 10 * 60_000
+#: Longest a quote batch may run (its HTTP calls have their own, shorter timeouts).
+QUOTE_TIME_LIMIT_MS = 120_000
+
+
+def _quotes(actor, asset_type: AssetType, symbols: list[str]) -> None:
+    ctx = current()
+    fetched = collect.collect_quotes(ctx, asset_type, symbols)
+    if fetched.observations:
+        validate_and_store.send([collect.to_message(o) for o in fetched.observations])
+    outcome = "ok" if not fetched.pending and not fetched.rejected else "partial"
+    collect.record_job(ctx, actor.actor_name, outcome,
+                       f"{len(fetched.observations)} quotes, {len(fetched.pending)} pending, "
+                       f"{len(fetched.rejected)} rejected")
+    if fetched.pending:
+        pending = [a.symbol for a in fetched.pending]
+        if any("budget" in reason for reason in fetched.skipped.values()):
+            # Budget spent: come back when it has room, without burning this message's retries.
+            actor.send_with_options(args=(pending,), delay=int(fetched.retry_after * 1000))
+            log.info("quota reached, re-queued", actor=actor.actor_name, symbols=pending,
+                     delay_s=round(fetched.retry_after, 1))
+        else:
+            # Every provider failing: the Retries middleware backs off exponentially.
+            raise Unavailable("+".join(fetched.skipped) or "chain", f"no provider could serve {pending}")
+
+
+@dramatiq.actor(queue_name="prices", max_age=QUOTE_MAX_AGE_MS, time_limit=QUOTE_TIME_LIMIT_MS)
+def stock_quotes(symbols: list[str]) -> None:
+    _quotes(stock_quotes, AssetType.STOCK, symbols)
+
+
+@dramatiq.actor(queue_name="prices", max_age=QUOTE_MAX_AGE_MS, time_limit=QUOTE_TIME_LIMIT_MS)
+def crypto_quotes(symbols: list[str]) -> None:
+    _quotes(crypto_quotes, AssetType.CRYPTO, symbols)
+
+
+@dramatiq.actor(queue_name="validation", time_limit=QUOTE_TIME_LIMIT_MS)
+def validate_and_store(observations: list[dict]) -> None:
+    """Store what the quote actors fetched; marked single-source until cross-checks are wired in."""
+    ctx = current()
+    stored = collect.store_single_source(ctx, [collect.from_message(o) for o in observations])
+    collect.record_job(ctx, "validate_and_store", "ok", f"{stored} rows stored")

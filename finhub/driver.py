@@ -1,0 +1,181 @@
+"""The scheduler driver behind ``start_background_jobs.py``: it only enqueues messages.
+
+APScheduler's BlockingScheduler fires the jobs of the schedule; a job that fires while this driver
+is not the lease holder, or whose run another driver already claimed, does nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from finhub import collect
+from finhub.broker import resolve_redis_url
+from finhub.context import Context
+from finhub.lease import Lease, claim_run
+from finhub.logs import configure_logging, get_logger
+from finhub.plan import build_plan, render
+from finhub.settings import SettingsError, load_settings
+from finhub.workers import start_workers, stop_workers
+
+ROOT = Path(__file__).resolve().parents[1]
+#: How often the driver renews (or tries to take) the scheduler lease, in seconds.
+LEASE_REFRESH = 2
+#: How long ``--once`` waits for the queues to drain, by default.
+ONCE_TIMEOUT = 300
+
+log = get_logger("finhub.driver")
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    every: int | None          # seconds, or None for the daily cron job
+    enqueue: callable
+
+
+def _jobs(ctx: Context) -> list[Job]:
+    import actors
+
+    s, universe = ctx.settings, ctx.universe
+    stock_batch = ctx.providers[s.fallback.stock_quote[0]].batch_size if s.fallback.stock_quote[0] in ctx.providers else 50
+    crypto_batch = ctx.providers[s.fallback.crypto_quote[0]].batch_size if s.fallback.crypto_quote[0] in ctx.providers else 50
+
+    def send_batches(actor, assets, size):
+        return lambda: [actor.send(batch) for batch in collect.batches(assets, size)]
+
+    return [
+        Job("crypto_quotes", s.schedule.crypto_quotes, send_batches(actors.crypto_quotes, universe.cryptos, crypto_batch)),
+        Job("stock_quotes", s.schedule.stock_quotes, send_batches(actors.stock_quotes, universe.stocks, stock_batch)),
+        Job("health", s.schedule.health, lambda: [actors.health.send()]),
+        Job("cleanup", None, lambda: [actors.cleanup.send()]),
+    ]
+
+
+def _fire(ctx: Context, lease: Lease, job: Job) -> None:
+    """Enqueue one scheduled run, if this driver is active and nobody fired this slot yet."""
+    if not lease.held:
+        return
+    now = time.time()
+    slot = int(now // job.every) if job.every else int(now // 86400)
+    if not claim_run(ctx.redis, job.name, slot, (job.every or 86400) * 2):
+        return
+    sent = job.enqueue()
+    log.info("enqueued", job=job.name, messages=len(sent))
+
+
+def enqueue_once(ctx: Context) -> int:
+    """Every job once (for ``--once``); returns the messages sent."""
+    return sum(len(job.enqueue()) for job in _jobs(ctx))
+
+
+def wait_for_drain(ctx: Context, timeout: float) -> bool:
+    """Wait until no message waits, is delayed or is in flight on any queue."""
+    deadline, quiet = time.monotonic() + timeout, 0
+    while time.monotonic() < deadline:
+        depths = collect.queue_depths(ctx.redis)
+        busy = sum(d["waiting"] + d["delayed"] + d["in_flight"] for d in depths.values())
+        quiet = quiet + 1 if busy == 0 else 0
+        if quiet >= 3:
+            return True
+        time.sleep(0.5)
+    return False
+
+
+def _dead_letters(ctx: Context) -> int:
+    return sum(d["dead"] for d in collect.queue_depths(ctx.redis).values())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="start_background_jobs.py", description=__doc__)
+    parser.add_argument("--workers", type=int, default=2, metavar="N", help="worker processes to start (default 2)")
+    parser.add_argument("--no-workers", action="store_true", help="only schedule; workers run elsewhere")
+    parser.add_argument("--once", action="store_true", help="enqueue every job once, wait for the queues, exit")
+    parser.add_argument("--timeout", type=float, default=ONCE_TIMEOUT, help="--once: seconds to wait for the queues")
+    parser.add_argument("--strict", action="store_true", help="refuse to start when the schedule exceeds a quota")
+    args = parser.parse_args(argv)
+    if args.workers < 1:
+        parser.error("--workers must be at least 1")
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"finhub: configuration error: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(settings)
+    redis_url = resolve_redis_url(settings, start_embedded=True)
+    os.environ["FINHUB_REDIS_URL"] = redis_url
+    ctx = Context(load_settings(), redis_url)
+    try:
+        ctx.universe  # noqa: B018 (asset errors are settings errors)
+    except SettingsError as exc:
+        print(f"finhub: configuration error: {exc}", file=sys.stderr)
+        return 2
+    plan = build_plan(settings, ctx.universe)
+    log.info("call plan\n" + render(plan))
+    if not plan.fits:
+        log.warning("the schedule does not fit the providers' quotas: see `python -m finhub plan`")
+        if args.strict:
+            return 2
+    for symbol, notice in ctx.universe.notices:
+        log.warning(notice, symbol=symbol)
+    ctx.engine  # noqa: B018 (migrate before any worker writes)
+    workers = None if args.no_workers else start_workers(args.workers, {"FINHUB_REDIS_URL": redis_url}, ROOT)
+    print(f"finhub: data in {settings.database if settings.database_url is None else settings.database_url}; "
+          f"queues in {str(ctx.settings.redis_url)} (redis-cli: LLEN dramatiq:prices); logs on stderr", flush=True)
+    try:
+        return _run_once(ctx, args.timeout) if args.once else _run_forever(ctx)
+    finally:
+        if workers is not None:
+            stop_workers(workers)
+
+
+def _run_once(ctx: Context, timeout: float) -> int:
+    dead_before = _dead_letters(ctx)
+    sent = enqueue_once(ctx)
+    log.info("enqueued every job once", messages=sent)
+    if not wait_for_drain(ctx, timeout):
+        log.error("queues did not drain in time", timeout=timeout, queues=collect.queue_depths(ctx.redis))
+        return 1
+    failed = _dead_letters(ctx) - dead_before
+    if failed:
+        log.error("messages failed (dead-lettered)", count=failed)
+        return 1
+    log.info("all queues drained")
+    return 0
+
+
+def _run_forever(ctx: Context) -> int:
+    lease = Lease(ctx.redis)
+    scheduler = BlockingScheduler(timezone=ctx.settings.schedule.timezone,
+                                  job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30})
+    scheduler.add_job(lambda: _on_lease(lease), IntervalTrigger(seconds=LEASE_REFRESH), id="lease",
+                      next_run_time=datetime.now(timezone.utc))
+    hour, minute = (int(x) for x in ctx.settings.schedule.cleanup_at.split(":"))
+    for job in _jobs(ctx):
+        trigger = IntervalTrigger(seconds=job.every) if job.every else CronTrigger(hour=hour, minute=minute)
+        scheduler.add_job(_fire, trigger, args=(ctx, lease, job), id=job.name, name=job.name)
+    signal.signal(signal.SIGTERM, lambda *_: scheduler.shutdown(wait=False))
+    try:
+        scheduler.start()
+    except (KeyboardInterrupt, SystemExit):
+        pass
+    finally:
+        lease.release()
+        log.info("scheduler stopped")
+    return 0
+
+
+def _on_lease(lease: Lease) -> None:
+    was = lease.held
+    if lease.refresh() != was:
+        log.info("scheduler lease " + ("taken: this driver schedules" if lease.held else "lost: standing by"))

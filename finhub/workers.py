@@ -1,0 +1,46 @@
+"""The ``dramatiq`` worker processes the driver starts and stops.
+
+They run in their own process group, so Ctrl+C in the terminal reaches only the driver; the
+driver then sends SIGTERM to the worker *master*, which lets running actors finish and requeues
+prefetched messages (SIGTERM to the whole group would make the children exit at once).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from finhub.logs import get_logger
+
+#: Threads per worker process.
+THREADS = 8
+#: Seconds the worker master gets to finish in-flight messages before it is killed.
+SHUTDOWN_GRACE = 20
+
+log = get_logger(__name__)
+
+
+def start_workers(processes: int, env: dict[str, str], cwd: Path) -> subprocess.Popen:
+    """``dramatiq actors`` with ``processes`` processes, in a new process group."""
+    dramatiq = Path(sys.executable).with_name("dramatiq")
+    command = [str(dramatiq), "actors", "--processes", str(processes), "--threads", str(THREADS),
+               "--worker-shutdown-timeout", str(SHUTDOWN_GRACE * 1000 - 2000)]
+    proc = subprocess.Popen(command, env={**os.environ, **env}, cwd=cwd, start_new_session=True)
+    log.info("workers started", pid=proc.pid, processes=processes, threads=THREADS)
+    return proc
+
+
+def stop_workers(proc: subprocess.Popen, grace: float = SHUTDOWN_GRACE) -> int:
+    """SIGTERM the master, wait up to ``grace`` seconds, then kill the whole group."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            log.warning("workers did not stop in time; killing them", pid=proc.pid)
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    return proc.returncode
