@@ -1,0 +1,49 @@
+"""Pipeline tests run the real driver and real ``dramatiq`` workers against real Redis (a database
+of its own, flushed) and the provider sandbox."""
+
+import os
+import subprocess
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+import redis
+
+from finhub.sandbox import Sandbox
+
+ROOT = Path(__file__).resolve().parents[2]
+#: Redis database of the pipeline tests (not 0: a running finhub may use it).
+PIPELINE_DB = 11
+#: Frozen provider time: a Friday with NYSE open, so every rerun sees the same market times.
+FROZEN = datetime(2026, 11, 20, 15, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def redis_db():
+    client = redis.Redis(host="127.0.0.1", port=6379, db=PIPELINE_DB, decode_responses=True)
+    client.flushdb()
+    yield client
+    client.flushdb()
+
+
+@pytest.fixture(scope="module")
+def sandbox():
+    with Sandbox() as sb:
+        sb.set_clock(FROZEN)
+        yield sb
+
+
+@pytest.fixture
+def env(tmp_path, sandbox, redis_db):
+    """The environment of a finhub process pointed at the sandbox, Redis db and a fresh data dir."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("FINHUB_")}
+    return {**clean, **sandbox.env(), "FINHUB_REDIS_URL": f"redis://127.0.0.1:6379/{PIPELINE_DB}",
+            "FINHUB_DATA_DIR": str(tmp_path / "var"), "FINHUB_LOG_FORMAT": "json",
+            "PYTHONPATH": str(ROOT), "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+
+
+def driver(env, *args, **popen):
+    """``start_background_jobs.py`` as a user runs it."""
+    return subprocess.Popen([sys.executable, str(ROOT / "start_background_jobs.py"), *args], env=env, cwd=ROOT,
+                            text=True, **popen)
