@@ -12,7 +12,7 @@ import signal
 import sys
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from apscheduler.schedulers.blocking import BlockingScheduler
@@ -161,9 +161,15 @@ def _run_forever(ctx: Context) -> int:
     scheduler.add_job(lambda: _on_lease(lease), IntervalTrigger(seconds=LEASE_REFRESH), id="lease",
                       next_run_time=datetime.now(timezone.utc))
     hour, minute = (int(x) for x in ctx.settings.schedule.cleanup_at.split(":"))
+    _on_lease(lease)
+    first_run = datetime.now(timezone.utc) + timedelta(seconds=1)  # refresh at start-up, then on schedule
     for job in _jobs(ctx):
-        trigger = IntervalTrigger(seconds=job.every) if job.every else CronTrigger(hour=hour, minute=minute)
-        scheduler.add_job(_fire, trigger, args=(ctx, lease, job), id=job.name, name=job.name)
+        if job.every:
+            scheduler.add_job(_fire, IntervalTrigger(seconds=job.every), args=(ctx, lease, job), id=job.name,
+                              name=job.name, next_run_time=first_run)
+        else:
+            scheduler.add_job(_fire, CronTrigger(hour=hour, minute=minute), args=(ctx, lease, job), id=job.name,
+                              name=job.name)
     signal.signal(signal.SIGTERM, lambda *_: scheduler.shutdown(wait=False))
     try:
         scheduler.start()

@@ -7,6 +7,7 @@ hand-over between two drivers never fires the same scheduled run twice.
 
 from __future__ import annotations
 
+import os
 import uuid
 
 from redis import Redis
@@ -31,7 +32,8 @@ class Lease:
 
     def __init__(self, redis: Redis, key: str = LEASE_KEY, ttl_ms: int = LEASE_TTL_MS) -> None:
         self.redis, self.key, self.ttl_ms = redis, key, ttl_ms
-        self.token = uuid.uuid4().hex
+        # The holder's pid leads the token so an operator (or a test) can see who schedules.
+        self.token = f"{os.getpid()}:{uuid.uuid4().hex[:12]}"
         self.held = False
         self._renew = redis.register_script(self._RENEW)
         self._release = redis.register_script(self._RELEASE)
