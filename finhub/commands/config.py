@@ -10,10 +10,16 @@ from finhub.settings import describe
 def register(subparsers) -> None:
     parser = subparsers.add_parser("config", help="show the effective settings (secrets masked)")
     parser.add_argument("--keys", action="store_true", help="list every key, its variable and default")
+    parser.add_argument("--markdown", action="store_true", help="the same list as the README's Markdown table")
     parser.set_defaults(func=run)
 
 
 def run(args, settings) -> int:
+    if args.markdown:
+        print("| key | environment variable | default | meaning |\n|---|---|---|---|")
+        for key, env, default, doc in describe():
+            print(f"| `{key}` | `{env}` | {f'`{default}`' if default else '—'} | {doc} |")
+        return 0
     if args.keys:
         for key, env, default, doc in describe():
             print(f"{key:34} {env:36} {default:12} {doc}")
