@@ -127,7 +127,7 @@ def test_unknown_symbol_history(sandbox, yahoo, coingecko, alphavantage):
 def test_stale_and_future_prices(sandbox, coingecko):
     sandbox.configure("coingecko", stale={"bitcoin": 3600})
     (obs,) = coingecko.quotes([UNIVERSE["BTC"]]).observations
-    assert NOW - obs.timestamp > timedelta(minutes=59)  # stale is data; validation judges it
+    assert datetime.now(timezone.utc) - obs.timestamp > timedelta(minutes=59)  # stale is data; validation judges
     sandbox.configure("coingecko", stale={"bitcoin": -86400})
     got = coingecko.quotes([UNIVERSE["BTC"]])
     assert isinstance(got.errors["BTC"], BadResponse) and "future" in str(got.errors["BTC"])
