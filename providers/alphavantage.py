@@ -114,12 +114,9 @@ class AlphaVantageProvider(Provider):
     def supports(self, asset: Asset) -> bool:
         return asset.alphavantage is not None
 
-    def quotes(self, assets: Sequence[Asset]) -> Quotes:
+    def quote_batch(self, assets: Sequence[Asset]) -> Quotes:
         result = Quotes()
-        for asset in assets:
-            if not self.supports(asset):
-                result.errors[asset.symbol] = BadSymbol(self.name, asset.symbol, "no Alpha Vantage symbol")
-                continue
+        for asset in assets:  # batch_size is 1: one call each
             try:
                 result.observations.append(self._quote(asset))
             except (BadSymbol, BadResponse) as exc:

@@ -168,13 +168,25 @@ class Provider(ABC):
         """HTTP calls that ``quotes`` makes for ``n_assets`` supported assets."""
         return math.ceil(n_assets / self.batch_size)
 
-    @abstractmethod
     def quotes(self, assets: Sequence[Asset]) -> Quotes:
         """Latest prices, ``batch_size`` assets a call. Unsupported assets are reported as BadSymbol.
 
         Raises a :class:`RetryLater` when no call could be answered; per-symbol problems go to
         ``Quotes.errors`` so that one bad symbol never costs the good ones.
         """
+        result, served = Quotes(), []
+        for asset in assets:
+            if self.supports(asset):
+                served.append(asset)
+            else:
+                result.errors[asset.symbol] = BadSymbol(self.name, asset.symbol, f"no {self.name} name for it")
+        for i in range(0, len(served), self.batch_size):
+            result.extend(self.quote_batch(served[i:i + self.batch_size]))
+        return result
+
+    @abstractmethod
+    def quote_batch(self, assets: Sequence[Asset]) -> Quotes:
+        """One call's worth of quotes (at most ``batch_size`` supported assets)."""
 
     @abstractmethod
     def history(self, asset: Asset, interval: str, start: datetime, end: datetime) -> list[Observation]:

@@ -71,17 +71,7 @@ class CoinGeckoProvider(Provider):
     def supports(self, asset: Asset) -> bool:
         return asset.coingecko_id is not None
 
-    def quotes(self, assets: Sequence[Asset]) -> Quotes:
-        result = Quotes()
-        served = [a for a in assets if self.supports(a)]
-        for asset in assets:
-            if not self.supports(asset):
-                result.errors[asset.symbol] = BadSymbol(self.name, asset.symbol, "no CoinGecko id")
-        for i in range(0, len(served), self.batch_size):
-            result.extend(self._quote_batch(served[i:i + self.batch_size]))
-        return result
-
-    def _quote_batch(self, assets: list[Asset]) -> Quotes:
+    def quote_batch(self, assets: Sequence[Asset]) -> Quotes:
         data = self._call("get_price", ids=",".join(a.coingecko_id for a in assets), vs_currencies="usd",
                           include_market_cap="true", include_24hr_vol="true", include_last_updated_at="true")
         if not isinstance(data, dict):

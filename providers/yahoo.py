@@ -153,17 +153,7 @@ class YahooProvider(Provider):
         # it on every later call: make it fetch a fresh one next time.
         data._crumb = None
 
-    def quotes(self, assets: Sequence[Asset]) -> Quotes:
-        result = Quotes()
-        served = [a for a in assets if self.supports(a)]
-        for asset in assets:
-            if not self.supports(asset):
-                result.errors[asset.symbol] = BadSymbol(self.name, asset.symbol, "no Yahoo symbol")
-        for i in range(0, len(served), self.batch_size):
-            result.extend(self._quote_batch(served[i:i + self.batch_size]))
-        return result
-
-    def _quote_batch(self, assets: list[Asset]) -> Quotes:
+    def quote_batch(self, assets: Sequence[Asset]) -> Quotes:
         response = self._get(QUOTE_URL, {"symbols": ",".join(a.yahoo for a in assets), "formatted": "false"})
         try:
             body = response.json()

@@ -28,7 +28,7 @@ class Scripted(Provider):
     def supports(self, asset):
         return self.serves_symbols is None or asset.symbol in self.serves_symbols
 
-    def quotes(self, assets):
+    def quote_batch(self, assets):
         self.calls += 1
         if self.fail:
             raise self.fail

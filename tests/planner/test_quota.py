@@ -65,11 +65,12 @@ def _hammer(n: int, out) -> None:
 
 
 def test_many_processes_never_exceed_the_quota(redis_client):
-    out = multiprocessing.Queue()
-    workers = [multiprocessing.Process(target=_hammer, args=(50, out)) for _ in range(4)]
+    spawn = multiprocessing.get_context("spawn")  # no fork of a process that runs threads
+    out = spawn.Queue()
+    workers = [spawn.Process(target=_hammer, args=(50, out)) for _ in range(4)]
     for w in workers:
         w.start()
-    granted = sum(out.get(timeout=30) for _ in workers)
+    granted = sum(out.get(timeout=60) for _ in workers)
     for w in workers:
         w.join()
     assert granted == 20
