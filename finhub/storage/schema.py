@@ -51,13 +51,20 @@ class UTCDateTime(TypeDecorator):
 metadata = MetaData()
 _id = BigInteger().with_variant(Integer, "sqlite")  # INTEGER PRIMARY KEY is SQLite's rowid
 
+
+
+def _observed() -> list[Column]:
+    """What identifies an observation: the columns both tables start with (new objects each call)."""
+    return [Column("id", _id, primary_key=True, autoincrement=True),
+            Column("symbol", String(20), nullable=False),
+            Column("asset_type", String(10), nullable=False),
+            Column("interval", String(8), nullable=False),
+            Column("timestamp", UTCDateTime(), nullable=False)]
+
+
 prices = Table(
     "assets_assetpriceshistoric", metadata,
-    Column("id", _id, primary_key=True, autoincrement=True),
-    Column("symbol", String(20), nullable=False),
-    Column("asset_type", String(10), nullable=False),
-    Column("interval", String(8), nullable=False),
-    Column("timestamp", UTCDateTime(), nullable=False),
+    *_observed(),
     Column("price", Float, nullable=False),
     Column("open", Float),
     Column("high", Float),
@@ -76,11 +83,7 @@ prices = Table(
 
 quarantine = Table(
     "assets_pricequarantine", metadata,
-    Column("id", _id, primary_key=True, autoincrement=True),
-    Column("symbol", String(20), nullable=False),
-    Column("asset_type", String(10), nullable=False),
-    Column("interval", String(8), nullable=False),
-    Column("timestamp", UTCDateTime(), nullable=False),
+    *_observed(),
     Column("reason", String(32), nullable=False),
     Column("detail", Text, nullable=False),
     Column("observations", JSON, nullable=False),
