@@ -47,3 +47,20 @@ def driver(env, *args, **popen):
     """``start_background_jobs.py`` as a user runs it."""
     return subprocess.Popen([sys.executable, str(ROOT / "start_background_jobs.py"), *args], env=env, cwd=ROOT,
                             text=True, **popen)
+
+
+@pytest.fixture(autouse=True)
+def no_stray_processes():
+    """After each test, end any finhub process a failed test left running on the test Redis db,
+    so it cannot steal the next test's messages."""
+    yield
+    import psutil
+
+    for proc in psutil.process_iter(["cmdline"]):
+        try:
+            cmdline = " ".join(proc.info["cmdline"] or [])
+            if ("dramatiq" in cmdline or "start_background_jobs" in cmdline) and \
+                    proc.environ().get("FINHUB_REDIS_URL", "").endswith(f"/{PIPELINE_DB}"):
+                proc.kill()
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            pass

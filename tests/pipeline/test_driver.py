@@ -40,15 +40,17 @@ def alive(pgid: int) -> bool:
 def test_ctrl_c_exits_0_within_30_s_and_leaves_no_worker(env, redis_db):
     proc = start(env, "--workers", "1")
     try:
-        assert wait_for(lambda: redis_db.hget("finhub:jobs", "health"), 60), "the health job never ran"
-    except AssertionError:
-        proc.kill()
-        raise
-    proc.send_signal(signal.SIGINT)
-    started = time.monotonic()
-    out, err = proc.communicate(timeout=35)
+        assert wait_for(lambda: redis_db.hget("finhub:jobs", "health"), 90), "the health job never ran"
+        proc.send_signal(signal.SIGINT)
+        started = time.monotonic()
+        out, err = proc.communicate(timeout=60)
+        stopped_in = time.monotonic() - started
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
     assert proc.returncode == 0, err[-2000:]
-    assert time.monotonic() - started < 30
+    assert stopped_in < 30
     pids = [int(m) for m in re.findall(r'"pid": (\d+)', err)]
     assert pids, "the driver did not log its worker master's pid"
     assert not alive(pids[0])
@@ -60,8 +62,6 @@ def test_two_drivers_enqueue_each_run_once_and_hand_over(env, redis_db):
     drivers = [start(env, "--no-workers", **fast) for _ in range(2)]
     try:
         assert wait_for(lambda: redis_db.llen("dramatiq:maintenance") >= 6, 40)
-        runs = redis_db.keys("finhub:run:health:*")
-        assert redis_db.llen("dramatiq:maintenance") == len(runs)  # one message per scheduled second
         holder_token = redis_db.get("finhub:scheduler:lease")
         active = next(p for p in drivers if holder_token.startswith(f"{p.pid}:"))
         # Kill the active driver the hard way; the standby must take over.
@@ -70,9 +70,6 @@ def test_two_drivers_enqueue_each_run_once_and_hand_over(env, redis_db):
         before = redis_db.llen("dramatiq:maintenance")
         assert wait_for(lambda: redis_db.get("finhub:scheduler:lease") not in (None, holder_token), 12)
         assert wait_for(lambda: redis_db.llen("dramatiq:maintenance") >= before + 3, 15)
-        assert redis_db.llen("dramatiq:maintenance") == len(redis_db.keys("finhub:run:health:*"))
-        bodies = [json.loads(m)["actor_name"] for m in redis_db.hvals("dramatiq:maintenance.msgs")]
-        assert set(bodies) == {"health"}
     finally:
         for p in drivers:
             if p.poll() is None:
@@ -81,3 +78,7 @@ def test_two_drivers_enqueue_each_run_once_and_hand_over(env, redis_db):
                     p.communicate(timeout=30)
                 except subprocess.TimeoutExpired:
                     p.kill()
+    # Every scheduled second was claimed once and sent once, across both drivers and the hand-over.
+    assert redis_db.llen("dramatiq:maintenance") == len(redis_db.keys("finhub:run:health:*"))
+    bodies = [json.loads(m)["actor_name"] for m in redis_db.hvals("dramatiq:maintenance.msgs")]
+    assert set(bodies) == {"health"}
