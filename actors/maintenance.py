@@ -1,9 +1,12 @@
 """Housekeeping: retention clean-up and the health snapshot."""
 
+from datetime import datetime
+
 import dramatiq
 
 from finhub import collect
 from finhub.context import current
+from finhub.quota import Reservation
 
 
 @dramatiq.actor(queue_name="maintenance", max_retries=3)
@@ -20,3 +23,15 @@ def health() -> None:
     open_breakers = [n for n, h in snapshot["breakers"].items() if h.state != "closed"]
     collect.record_job(ctx, "health", "ok" if not open_breakers else "partial",
                        f"breakers open: {', '.join(open_breakers)}" if open_breakers else "all providers closed")
+
+
+@dramatiq.actor(queue_name="prices", max_age=30 * 60_000, max_retries=3)
+def crypto_rankings(kind: str, snapshot_at: str) -> None:
+    """Snapshot the top cryptos (``kind="top"``) or the trending list, stamped with its scheduled time."""
+    ctx = current()
+    stored = collect.snapshot_rankings(ctx, kind, datetime.fromisoformat(snapshot_at))
+    if isinstance(stored, Reservation):
+        crypto_rankings.send_with_options(args=(kind, snapshot_at), delay=int(stored.retry_after * 1000))
+        collect.record_job(ctx, f"{kind}_cryptos", "deferred", f"quota: retry in {stored.retry_after:.0f}s")
+        return
+    collect.record_job(ctx, f"{kind}_cryptos", "ok", f"{stored} coins stored")

@@ -9,9 +9,11 @@ from finhub.context import Context
 from finhub.fallback import Fetched, fetch_quotes
 from finhub.logs import get_logger
 from finhub.market_hours import stock_quotes_due
-from finhub.storage import delete_older_than, latest_prices, upsert_prices
+from finhub.plan import TOP_CRYPTOS
+from finhub.quota import Purpose, Reservation
+from finhub.storage import delete_older_than, latest_prices, store_snapshot, upsert_prices
 from finhub.universe import Asset, AssetType
-from providers.base import Observation
+from providers.base import Observation, RetryLater, Unavailable
 
 log = get_logger(__name__)
 
@@ -84,6 +86,26 @@ def store_single_source(ctx: Context, observations: Sequence[Observation]) -> in
              "volume": o.volume, "market_cap": o.market_cap, "source": o.provider,
              "validation_status": "single_source", "sources": o.provider} for o in observations]
     return upsert_prices(ctx.engine, rows)
+
+
+def snapshot_rankings(ctx: Context, kind: str, snapshot_at: datetime) -> int | Reservation:
+    """Store CoinGecko's top cryptos (``kind="top"``) or trending list as of ``snapshot_at``.
+
+    Returns the coins stored, or the refused reservation when the budget has no room now.
+    """
+    provider = ctx.providers.get("coingecko")
+    if provider is None or not ctx.breakers.allow("coingecko"):
+        raise Unavailable("coingecko", "breaker open")
+    reservation = ctx.quotas.reserve("coingecko", Purpose.QUOTES, 1 if kind == "trending" else -(-TOP_CRYPTOS // 250))
+    if not reservation:
+        return reservation
+    try:
+        coins = provider.top_cryptos(TOP_CRYPTOS) if kind == "top" else provider.trending()
+    except RetryLater as exc:
+        ctx.breakers.record_failure("coingecko", str(exc))
+        raise
+    ctx.breakers.record_success("coingecko")
+    return store_snapshot(ctx.engine, kind, snapshot_at, coins)
 
 
 def cleanup(ctx: Context, now: datetime | None = None) -> int:

@@ -54,10 +54,19 @@ def _jobs(ctx: Context) -> list[Job]:
     def send_batches(actor, assets, size):
         return lambda: [actor.send(batch) for batch in collect.batches(assets, size)]
 
+    def snapshot(kind, every):
+        # Stamped with the scheduled slot, so a redelivered message rewrites the same snapshot.
+        def send():
+            slot = datetime.fromtimestamp(time.time() // every * every, timezone.utc)
+            return [actors.crypto_rankings.send(kind, slot.isoformat())]
+        return send
+
     return [
         Job("crypto_quotes", s.schedule.crypto_quotes, send_batches(actors.crypto_quotes, universe.cryptos, crypto_batch)),
         Job("stock_quotes", s.schedule.stock_quotes, send_batches(actors.stock_quotes, universe.stocks, stock_batch)),
         Job("health", s.schedule.health, lambda: [actors.health.send()]),
+        Job("trending", s.schedule.trending, snapshot("trending", s.schedule.trending)),
+        Job("top_cryptos", s.schedule.top_cryptos, snapshot("top", s.schedule.top_cryptos)),
         Job("cleanup", None, lambda: [actors.cleanup.send()]),
     ]
 

@@ -10,15 +10,18 @@ Public API::
     delete_older_than(engine, cutoff)            # retention in bounded batches
     quarantine_rows(engine, rows); recent_quarantined(engine)
     summary(engine)                              # {asset_type: (rows, newest)} for status
+    store_snapshot(engine, "top"|"trending", at, coins); latest_snapshot(engine, kind)
 """
 
 from finhub.storage.engine import make_engine, migrate
 from finhub.storage.prices import (check_row, delete_older_than, last_timestamp, last_timestamps, latest_prices,
                                    summary, upsert_prices)
 from finhub.storage.quarantine import quarantine_rows, recent_quarantined
+from finhub.storage.rankings import latest_snapshot, store_snapshot
 from finhub.storage.schema import prices, quarantine
 
 __all__ = [
     "make_engine", "migrate", "check_row", "upsert_prices", "latest_prices", "last_timestamp", "last_timestamps",
     "delete_older_than", "summary", "quarantine_rows", "recent_quarantined", "prices", "quarantine",
+    "latest_snapshot", "store_snapshot",
 ]

@@ -95,3 +95,25 @@ quarantine = Table(
 #: Columns a caller supplies for a price row (the rest are filled in on write).
 PRICE_FIELDS = ("symbol", "asset_type", "interval", "timestamp", "price", "open", "high", "low", "volume",
                 "market_cap", "source", "validation_status", "sources", "max_deviation_pct")
+
+
+def _ranking(name: str) -> Table:
+    return Table(
+        name, metadata,
+        Column("id", _id, primary_key=True, autoincrement=True),
+        Column("snapshot_at", UTCDateTime(), nullable=False),
+        Column("rank", Integer, nullable=False),
+        Column("coingecko_id", String(100), nullable=False),
+        Column("symbol", String(40), nullable=False),
+        Column("name", String(200), nullable=False),
+        Column("price", Float),
+        Column("market_cap", Float),
+        Column("volume_24h", Float),
+        UniqueConstraint("snapshot_at", "coingecko_id", name=f"uq_{name}_snapshot_coin"),
+        Index(f"ix_{name}_snapshot_at", "snapshot_at"),
+    )
+
+
+#: Snapshots of the top cryptos by market cap, and of CoinGecko's trending list.
+top_cryptos = _ranking("assets_topcrypto")
+trending_cryptos = _ranking("assets_trendingcrypto")

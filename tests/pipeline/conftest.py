@@ -40,6 +40,9 @@ def env(tmp_path, sandbox, redis_db):
     clean = {k: v for k, v in os.environ.items() if not k.startswith("FINHUB_")}
     return {**clean, **sandbox.env(), "FINHUB_REDIS_URL": f"redis://127.0.0.1:6379/{PIPELINE_DB}",
             "FINHUB_DATA_DIR": str(tmp_path / "var"), "FINHUB_LOG_FORMAT": "json",
+            # Reruns within a minute would meet CoinGecko's keyless 5 a minute: quotas have tests of their own.
+            "FINHUB_COINGECKO_QUOTA_PER_MINUTE": "0", "FINHUB_COINGECKO_QUOTA_MIN_SPACING": "0",
+            "FINHUB_YAHOO_QUOTA_PER_SECOND": "0",
             "PYTHONPATH": str(ROOT), "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
 
 
