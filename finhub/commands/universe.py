@@ -19,6 +19,6 @@ def run(args, settings) -> int:
               f"{a.coingecko_id or '-':26} {state}")
     stocks, cryptos = len(universe.stocks), len(universe.cryptos)
     print(f"\n{stocks} stocks and {cryptos} cryptos collected")
-    for symbol, notice in universe.notices:
+    for _symbol, notice in universe.notices:
         print(f"warning: {notice}")
     return 0

@@ -21,7 +21,8 @@ def _quota(text: str) -> tuple[str, str, int]:
         return provider, window, int(limit)
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"{text!r}: expected PROVIDER:WINDOW=N with PROVIDER in {PROVIDERS} and WINDOW in {tuple(WINDOWS)}")
+            f"{text!r}: expected PROVIDER:WINDOW=N with PROVIDER in {PROVIDERS} and WINDOW in {tuple(WINDOWS)}"
+        ) from None
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,7 +8,7 @@ sandbox clock on that day); range endpoints answer when the requested range is t
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from functools import cache
 from pathlib import Path
