@@ -7,6 +7,7 @@ prefetched messages (SIGTERM to the whole group would make the children exit at 
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import subprocess
@@ -26,12 +27,26 @@ WORKER_ENV = {"MALLOC_ARENA_MAX": "2"}
 log = get_logger(__name__)
 
 
+#: Linux prctl option: signal to receive when the parent process dies.
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """In the worker master before exec: SIGTERM it should the driver die without stopping it
+    (SIGKILL, a crash), so workers never outlive their driver. Linux only; elsewhere a no-op."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass
+
+
 def start_workers(processes: int, env: dict[str, str], cwd: Path) -> subprocess.Popen:
     """``dramatiq actors`` with ``processes`` processes, in a new process group."""
     dramatiq = Path(sys.executable).with_name("dramatiq")
     command = [str(dramatiq), "actors", "--processes", str(processes), "--threads", str(THREADS),
                "--worker-shutdown-timeout", str(SHUTDOWN_GRACE * 1000 - 2000)]
-    proc = subprocess.Popen(command, env={**os.environ, **WORKER_ENV, **env}, cwd=cwd, start_new_session=True)
+    proc = subprocess.Popen(command, env={**os.environ, **WORKER_ENV, **env}, cwd=cwd, start_new_session=True,
+                            preexec_fn=_die_with_parent)
     log.info("workers started", pid=proc.pid, processes=processes, threads=THREADS)
     return proc
 

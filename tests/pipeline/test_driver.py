@@ -48,12 +48,23 @@ def test_ctrl_c_exits_0_within_30_s_and_leaves_no_worker(env, redis_db):
     finally:
         if proc.poll() is None:
             proc.kill()
-            proc.communicate()
+            proc.communicate(timeout=30)
     assert proc.returncode == 0, err[-2000:]
     assert stopped_in < 30
     pids = [int(m) for m in re.findall(r'"pid": (\d+)', err)]
     assert pids, "the driver did not log its worker master's pid"
     assert not alive(pids[0])
+
+
+def test_a_killed_driver_takes_its_workers_with_it(env, redis_db):
+    proc = start(env, "--workers", "1")
+    try:
+        assert wait_for(lambda: redis_db.hget("finhub:jobs", "health"), 90), "the health job never ran"
+    finally:
+        proc.kill()  # SIGKILL: no chance to stop the workers itself
+        out, err = proc.communicate(timeout=60)  # returns once the workers closed the inherited pipes
+    pids = [int(m) for m in re.findall(r'"pid": (\d+)', err)]
+    assert pids and wait_for(lambda: not alive(pids[0]), 30)
 
 
 def test_two_drivers_enqueue_each_run_once_and_hand_over(env, redis_db):
