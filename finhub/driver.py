@@ -143,6 +143,9 @@ def main(argv: list[str] | None = None) -> int:
           f"queues in {str(ctx.settings.redis_url)} (redis-cli: LLEN dramatiq:prices); logs on stderr", flush=True)
     try:
         return _run_once(ctx, args.timeout) if args.once else _run_forever(ctx)
+    except KeyboardInterrupt:  # Ctrl+C before the scheduler took over the signal
+        log.info("interrupted")
+        return 0
     finally:
         if workers is not None:
             stop_workers(workers)
@@ -179,11 +182,12 @@ def _run_forever(ctx: Context) -> int:
         else:
             scheduler.add_job(_fire, CronTrigger(hour=hour, minute=minute), args=(ctx, lease, job), id=job.name,
                               name=job.name)
-    signal.signal(signal.SIGTERM, lambda *_: scheduler.shutdown(wait=False))
+    # Ctrl+C and SIGTERM stop the scheduler from its own handler: a KeyboardInterrupt thrown into
+    # APScheduler's loop can leave its job-store lock held and the exit hanging on its threads.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: scheduler.shutdown(wait=False))
     try:
         scheduler.start()
-    except (KeyboardInterrupt, SystemExit):
-        pass
     finally:
         lease.release()
         log.info("scheduler stopped")
