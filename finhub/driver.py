@@ -11,6 +11,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -33,6 +34,8 @@ ROOT = Path(__file__).resolve().parents[1]
 LEASE_REFRESH = 2
 #: How long ``--once`` waits for the queues to drain, by default.
 ONCE_TIMEOUT = 300
+#: Symbols per quote message when the chain's first provider is not configured.
+DEFAULT_BATCH = 50
 
 log = get_logger("finhub.driver")
 
@@ -41,15 +44,18 @@ log = get_logger("finhub.driver")
 class Job:
     name: str
     every: int | None          # seconds, or None for the daily cron job
-    enqueue: callable
+    enqueue: Callable[[], list]
 
 
 def _jobs(ctx: Context) -> list[Job]:
     import actors
 
     s, universe = ctx.settings, ctx.universe
-    stock_batch = ctx.providers[s.fallback.stock_quote[0]].batch_size if s.fallback.stock_quote[0] in ctx.providers else 50
-    crypto_batch = ctx.providers[s.fallback.crypto_quote[0]].batch_size if s.fallback.crypto_quote[0] in ctx.providers else 50
+
+    def batch_of(chain: list[str]) -> int:
+        """Symbols per message: what the chain's first provider answers in one call."""
+        primary = ctx.providers.get(chain[0])
+        return primary.batch_size if primary is not None else DEFAULT_BATCH
 
     def send_batches(actor, assets, size):
         return lambda: [actor.send(batch) for batch in collect.batches(assets, size)]
@@ -62,8 +68,10 @@ def _jobs(ctx: Context) -> list[Job]:
         return send
 
     return [
-        Job("crypto_quotes", s.schedule.crypto_quotes, send_batches(actors.crypto_quotes, universe.cryptos, crypto_batch)),
-        Job("stock_quotes", s.schedule.stock_quotes, send_batches(actors.stock_quotes, universe.stocks, stock_batch)),
+        Job("crypto_quotes", s.schedule.crypto_quotes, send_batches(actors.crypto_quotes, universe.cryptos,
+                                                                  batch_of(s.fallback.crypto_quote))),
+        Job("stock_quotes", s.schedule.stock_quotes, send_batches(actors.stock_quotes, universe.stocks,
+                                                                batch_of(s.fallback.stock_quote))),
         Job("health", s.schedule.health, lambda: [actors.health.send()]),
         Job("trending", s.schedule.trending, snapshot("trending", s.schedule.trending)),
         Job("top_cryptos", s.schedule.top_cryptos, snapshot("top", s.schedule.top_cryptos)),
