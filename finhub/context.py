@@ -4,7 +4,7 @@ providers, their quotas and breakers. Actors take it from :func:`current`."""
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 
 import redis
@@ -24,7 +24,6 @@ from providers.base import Provider
 class Context:
     settings: Settings
     redis_url: str
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @cached_property
     def universe(self) -> Universe:
