@@ -17,7 +17,7 @@ from finhub.sandbox.samples import samples_dir
 from finhub.settings import load_settings
 
 ROOT = Path(__file__).resolve().parents[1]
-RANKINGS_DB = 10
+from tests.redis_dbs import RANKINGS_DB
 
 
 @pytest.fixture

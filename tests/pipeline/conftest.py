@@ -13,8 +13,7 @@ import redis
 from finhub.sandbox import Sandbox
 
 ROOT = Path(__file__).resolve().parents[2]
-#: Redis database of the pipeline tests (not 0: a running finhub may use it).
-PIPELINE_DB = 11
+from tests.redis_dbs import PIPELINE_DB
 #: Frozen provider time: a Friday with NYSE open, so every rerun sees the same market times.
 FROZEN = datetime(2026, 11, 20, 15, 0, tzinfo=timezone.utc)
 

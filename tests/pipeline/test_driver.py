@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-PIPELINE_DB = 11  # as in conftest.py
+from tests.redis_dbs import PIPELINE_DB
 
 
 def start(env, *args, **extra_env):

@@ -2,7 +2,7 @@ import pytest
 import redis
 
 #: Redis database the planner tests use (the shared server's db 0 belongs to running finhubs).
-PLANNER_DB = 12
+from tests.redis_dbs import PLANNER_DB
 
 
 @pytest.fixture

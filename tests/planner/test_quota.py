@@ -5,7 +5,7 @@ import time
 
 import redis
 
-PLANNER_DB = 12  # as in conftest.py
+from tests.redis_dbs import PLANNER_DB
 
 from finhub.quota import Purpose, Quotas, purpose_rates
 from finhub.settings import QuotaSettings, load_settings
