@@ -20,7 +20,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from finhub import collect
+from finhub import collect, market_hours
 from finhub.broker import resolve_redis_url
 from finhub.context import Context
 from finhub.lease import Lease, claim_run
@@ -45,6 +45,8 @@ class Job:
     name: str
     every: int | None          # seconds, or None for the daily cron job
     enqueue: Callable[[], list]
+    cron: dict | None = None   # CronTrigger arguments, instead of ``every`` or the daily clean-up time
+    once: bool = True          # part of ``--once`` (a refresh cycle)
 
 
 def _jobs(ctx: Context) -> list[Job]:
@@ -76,6 +78,37 @@ def _jobs(ctx: Context) -> list[Job]:
         Job("trending", s.schedule.trending, snapshot("trending", s.schedule.trending)),
         Job("top_cryptos", s.schedule.top_cryptos, snapshot("top", s.schedule.top_cryptos)),
         Job("cleanup", None, lambda: [actors.cleanup.send()]),
+        *_market_jobs(ctx, send_batches(actors.stock_quotes, universe.stocks, batch_of(s.fallback.stock_quote))),
+    ]
+
+
+#: Market-open and market-close jobs fire on weekdays in New York time; the NYSE calendar decides.
+MARKET_TZ = "America/New_York"
+
+
+def _market_jobs(ctx: Context, stock_quotes: Callable[[], list]) -> list[Job]:
+    """History (daily), market aggregation (every 30 min), and the stock refreshes at the open and
+    just after the close (the close one also aggregates, so the day's levels are final)."""
+    import actors
+
+    s = ctx.settings
+
+    def history():
+        return [actors.history.send([a.symbol], interval) for interval in s.history.intervals
+                for a in ctx.universe if a.active]
+
+    def at_bell(check: Callable[[datetime], bool], *then: Callable[[], list]) -> Callable[[], list]:
+        # A weekday holiday or an early close also fires the cron: the calendar says if it is a bell.
+        return lambda: [m for send in then for m in send()] if check(datetime.now(timezone.utc)) else []
+
+    aggregate = lambda: [actors.market_aggregation.send()]  # noqa: E731
+    return [
+        Job("history", s.schedule.history, history, once=False),
+        Job("market_aggregation", s.schedule.market_aggregation, aggregate),
+        Job("market_open", None, at_bell(market_hours.just_opened, stock_quotes), once=False,
+            cron={"day_of_week": "mon-fri", "hour": 9, "minute": 31, "timezone": MARKET_TZ}),
+        Job("market_close", None, at_bell(market_hours.just_closed, stock_quotes, aggregate), once=False,
+            cron={"day_of_week": "mon-fri", "hour": "13,16", "minute": 1, "timezone": MARKET_TZ}),
     ]
 
 
@@ -84,7 +117,7 @@ def _fire(ctx: Context, lease: Lease, job: Job) -> None:
     if not lease.held:
         return
     now = time.time()
-    slot = int(now // job.every) if job.every else int(now // 86400)
+    slot = int(now // job.every) if job.every else int(now // 3600 if job.cron else now // 86400)
     if not claim_run(ctx.redis, job.name, slot, (job.every or 86400) * 2):
         return
     sent = job.enqueue()
@@ -93,7 +126,7 @@ def _fire(ctx: Context, lease: Lease, job: Job) -> None:
 
 def enqueue_once(ctx: Context) -> int:
     """Every job once (for ``--once``); returns the messages sent."""
-    return sum(len(job.enqueue()) for job in _jobs(ctx))
+    return sum(len(job.enqueue()) for job in _jobs(ctx) if job.once)
 
 
 def wait_for_drain(ctx: Context, timeout: float) -> bool:
@@ -187,6 +220,8 @@ def _run_forever(ctx: Context) -> int:
         if job.every:
             scheduler.add_job(_fire, IntervalTrigger(seconds=job.every), args=(ctx, lease, job), id=job.name,
                               name=job.name, next_run_time=first_run)
+        elif job.cron:
+            scheduler.add_job(_fire, CronTrigger(**job.cron), args=(ctx, lease, job), id=job.name, name=job.name)
         else:
             scheduler.add_job(_fire, CronTrigger(hour=hour, minute=minute), args=(ctx, lease, job), id=job.name,
                               name=job.name)

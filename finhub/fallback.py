@@ -9,19 +9,21 @@ lost and nothing is called over quota.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from finhub.breaker import Breakers
 from finhub.logs import get_logger
 from finhub.quota import Purpose, Quotas
 from finhub.universe import Asset
-from providers.base import Observation, Provider, ProviderError, RetryLater
+from providers.base import Observation, Provider, ProviderError, Quotes, RetryLater
 
 log = get_logger(__name__)
 
 #: Seconds to wait when a provider failed without saying for how long.
 DEFAULT_RETRY_AFTER = 30.0
+#: One provider call for a batch of assets (by default ``Provider.quotes``).
+Call = Callable[[Provider, list[Asset]], Quotes]
 
 
 @dataclass
@@ -50,11 +52,13 @@ def fetch_quotes(
     quotas: Quotas,
     breakers: Breakers,
     purpose: Purpose = Purpose.QUOTES,
+    call: Call | None = None,
 ) -> Fetched:
     """Quotes for ``assets`` from the first provider in ``chain`` able to serve each one.
 
     The chain's first provider spends ``purpose``'s budget; the others spend the fallback reserve
     (for validation, the caller passes a chain without the primary and ``Purpose.VALIDATION``).
+    ``call`` replaces the quote call with another one-call-per-asset request (history bars).
     """
     result = Fetched()
     remaining = list(assets)
@@ -66,7 +70,7 @@ def fetch_quotes(
         if not served:
             continue
         budget = purpose if position == 0 or purpose != Purpose.QUOTES else Purpose.FALLBACK
-        observed, not_asked = _ask(provider, served, budget, quotas, breakers, result, errors)
+        observed, not_asked = _ask(provider, served, budget, quotas, breakers, result, errors, call)
         blocked.update(a.symbol for a in not_asked)
         remaining = [a for a in remaining if a.symbol not in observed]
     for asset in remaining:
@@ -80,7 +84,8 @@ def fetch_quotes(
 
 
 def _ask(provider: Provider, assets: list[Asset], purpose: Purpose, quotas: Quotas, breakers: Breakers,
-         result: Fetched, errors: dict[str, list[ProviderError]]) -> tuple[set[str], list[Asset]]:
+         result: Fetched, errors: dict[str, list[ProviderError]], call: Call | None = None
+         ) -> tuple[set[str], list[Asset]]:
     """Ask one provider, batch by batch. Returns the symbols it priced and the assets not asked."""
     name = provider.name
     settled: set[str] = set()
@@ -88,10 +93,11 @@ def _ask(provider: Provider, assets: list[Asset], purpose: Purpose, quotas: Quot
         result.skipped[name] = "breaker open"
         result.wait(breakers.health(name).retry_after)
         return settled, assets
-    batches = [assets[i:i + provider.batch_size] for i in range(0, len(assets), provider.batch_size)]
+    size = 1 if call else provider.batch_size
+    batches = [assets[i:i + size] for i in range(0, len(assets), size)]
     for index, batch in enumerate(batches):
         left = [a for b in batches[index:] for a in b]
-        calls = provider.calls_for(len(batch))
+        calls = 1 if call else provider.calls_for(len(batch))
         reservation = quotas.reserve(name, purpose, calls)
         if not reservation:
             result.skipped[name] = f"{purpose} budget spent ({reservation.window})"
@@ -103,7 +109,7 @@ def _ask(provider: Provider, assets: list[Asset], purpose: Purpose, quotas: Quot
                 result.wait(1.0)
                 return settled, left
             try:
-                quotes = provider.quotes(batch)
+                quotes = call(provider, batch) if call else provider.quotes(batch)
             except RetryLater as exc:
                 breakers.record_failure(name, str(exc))
                 result.skipped[name] = str(exc)

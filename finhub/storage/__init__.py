@@ -11,11 +11,14 @@ Public API::
     quarantine_rows(engine, rows); recent_quarantined(engine)
     summary(engine)                              # {asset_type: (rows, newest)} for status
     store_snapshot(engine, "top"|"trending", at, coins); latest_snapshot(engine, kind)
+    bar_span(engine, "AAPL", "1d", start, end)  # first/last stored bar in a range: where history resumes
+    upsert_levels(engine, "AAPL", "stock", levels); stored_levels(engine, "AAPL")   # daily levels, pivots
 """
 
 from finhub.storage.engine import make_engine, migrate
-from finhub.storage.prices import (check_row, delete_older_than, last_timestamp, last_timestamps, latest_prices,
-                                   summary, upsert_prices)
+from finhub.storage.levels import levels_stored, prices_since, stored_levels, upsert_levels
+from finhub.storage.prices import (bar_span, check_row, delete_older_than, last_timestamp, last_timestamps,
+                                   latest_prices, summary, upsert_prices)
 from finhub.storage.quarantine import quarantine_rows, recent_quarantined
 from finhub.storage.rankings import latest_snapshot, store_snapshot
 from finhub.storage.schema import prices, quarantine
@@ -23,5 +26,6 @@ from finhub.storage.schema import prices, quarantine
 __all__ = [
     "make_engine", "migrate", "check_row", "upsert_prices", "latest_prices", "last_timestamp", "last_timestamps",
     "delete_older_than", "summary", "quarantine_rows", "recent_quarantined", "prices", "quarantine",
-    "latest_snapshot", "store_snapshot",
+    "latest_snapshot", "store_snapshot", "bar_span", "prices_since", "upsert_levels", "stored_levels",
+    "levels_stored",
 ]

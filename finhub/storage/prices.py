@@ -156,3 +156,20 @@ def summary(engine: Engine) -> dict[str, tuple[int, datetime | None]]:
         rows = connection.execute(query).all()
     convert = prices.c.timestamp.type.process_result_value
     return {t: (n, convert(latest, engine.dialect) if isinstance(latest, str) else latest) for t, n, latest in rows}
+
+
+def bar_span(engine: Engine, symbol: str, interval: str, start: datetime, end: datetime
+             ) -> tuple[datetime | None, datetime | None, datetime | None]:
+    """The first and last stored market times of (symbol, interval) in [start, end), and when the
+    last one was written: what a history fetch can resume from."""
+    where = (prices.c.symbol == symbol, prices.c.interval == interval,
+             prices.c.timestamp >= start, prices.c.timestamp < end)
+    with engine.connect() as connection:
+        first, last = connection.execute(select(func.min(prices.c.timestamp), func.max(prices.c.timestamp))
+                                         .where(*where)).one()
+        if last is None:
+            return None, None, None
+        convert = partial(prices.c.timestamp.type.process_result_value, dialect=engine.dialect)
+        first, last = convert(first), convert(last)
+        written = connection.execute(select(prices.c.updated_at).where(*where[:2], prices.c.timestamp == last)).scalar()
+    return first, last, written

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import (JSON, BigInteger, Column, DateTime, Float, Index, Integer, MetaData, String, Table, Text,
+from sqlalchemy import (JSON, BigInteger, Column, Date, DateTime, Float, Index, Integer, MetaData, String, Table, Text,
                         UniqueConstraint)
 from sqlalchemy.types import TypeDecorator
 
@@ -117,3 +117,16 @@ def _ranking(name: str) -> Table:
 #: Snapshots of the top cryptos by market cap, and of CoinGecko's trending list.
 top_cryptos = _ranking("assets_topcrypto")
 trending_cryptos = _ranking("assets_trendingcrypto")
+
+#: Per asset and trading day: open, high, low, close from the stored prices, and the pivot levels
+#: those give for the *next* trading day (see finhub.levels).
+daily_levels = Table(
+    "assets_dailylevels", metadata,
+    Column("id", _id, primary_key=True, autoincrement=True),
+    Column("symbol", String(20), nullable=False),
+    Column("asset_type", String(10), nullable=False),
+    Column("day", Date, nullable=False),
+    *(Column(name, Float, nullable=False) for name in ("open", "high", "low", "close", "pp", "r1", "r2", "s1", "s2")),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("symbol", "day", name="uq_dailylevels_symbol_day"),
+)

@@ -1,0 +1,135 @@
+"""Backfills: run history tasks for a set of symbols, keep the progress in Redis (so the command can
+show what workers do), and judge a plan against the HISTORY budget before any call is made."""
+
+from __future__ import annotations
+
+import math
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from finhub.aggregation import aggregate
+from finhub.context import Context
+from finhub.history import Outcome, Task, chain_for, plan, run_tasks
+from finhub.quota import WINDOWS_MS
+
+#: Redis key of a backfill's progress (a hash, and a set of the symbols done).
+PROGRESS_KEY = "finhub:backfill:{run}"
+#: Progress is kept this long after the last update, in seconds.
+PROGRESS_TTL = 7 * 86400
+
+
+@dataclass
+class Progress:
+    """A backfill's state as stored in Redis."""
+
+    total: int
+    done: int
+    rows: int
+    started: float
+    failed: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def finished(self) -> bool:
+        return self.done >= self.total
+
+    def eta(self, now: float | None = None) -> float | None:
+        """Seconds left at the pace so far (None before the first symbol is done)."""
+        if not self.done:
+            return None
+        elapsed = (now or time.time()) - self.started
+        return elapsed / self.done * (self.total - self.done)
+
+
+def start_progress(redis, symbols: Sequence[str]) -> str:
+    """A new backfill run over ``symbols``; returns its id."""
+    run = uuid.uuid4().hex[:12]
+    key = PROGRESS_KEY.format(run=run)
+    redis.hset(key, mapping={"total": len(symbols), "started": time.time()})
+    redis.expire(key, PROGRESS_TTL)
+    return run
+
+
+def record(redis, run: str | None, symbol: str, rows: int = 0, failed: str | None = None) -> None:
+    """Mark ``symbol`` done in ``run`` (idempotent: a redelivered message counts once)."""
+    if run is None:
+        return
+    key = PROGRESS_KEY.format(run=run)
+    with redis.pipeline() as pipe:
+        pipe.hset(key, f"rows:{symbol}", rows)
+        if failed is not None:
+            pipe.hset(key, f"failed:{symbol}", failed)
+        pipe.sadd(f"{key}:done", symbol)
+        pipe.expire(key, PROGRESS_TTL)
+        pipe.expire(f"{key}:done", PROGRESS_TTL)
+        pipe.execute()
+
+
+def read_progress(redis, run: str) -> Progress:
+    key = PROGRESS_KEY.format(run=run)
+    fields = redis.hgetall(key)
+    return Progress(total=int(fields.get("total", 0)), done=redis.scard(f"{key}:done"),
+                    rows=sum(int(v) for k, v in fields.items() if k.startswith("rows:")),
+                    started=float(fields.get("started", time.time())),
+                    failed={k.removeprefix("failed:"): v for k, v in fields.items() if k.startswith("failed:")})
+
+
+def history_run(ctx: Context, symbols: Sequence[str], interval: str, start: datetime | None,
+                end: datetime | None, force: bool = False, run: str | None = None) -> Outcome:
+    """Plan, fetch and store ``symbols``' bars; every symbol not left pending is recorded in ``run``."""
+    tasks = plan(ctx, ctx.universe.select(list(symbols)), interval, start, end, force)
+    outcome = run_tasks(ctx, tasks)
+    for task in tasks:
+        if outcome.rows.get(task.symbol) and interval != "1wk":  # new days: their levels and pivots
+            aggregate(ctx.engine, [ctx.universe[task.symbol]], task.start)
+    pending = {t.symbol for t in outcome.pending}
+    for symbol in symbols:
+        if symbol not in pending:
+            record(ctx.redis, run, symbol, outcome.rows.get(symbol, 0), outcome.failed.get(symbol))
+    return outcome
+
+
+# --- the plan against the budget ------------------------------------------------------------------
+
+def calls_by_provider(ctx: Context, tasks: Sequence[Task]) -> dict[str, int]:
+    """History calls per provider if every task is served by the first provider of its chain."""
+    calls: dict[str, int] = {}
+    for task in tasks:
+        asset = ctx.universe[task.symbol]
+        provider = next((name for name in chain_for(ctx, asset)
+                         if name in ctx.providers and ctx.providers[name].supports(asset)), None)
+        if provider is not None:
+            calls[provider] = calls.get(provider, 0) + 1
+    return calls
+
+
+def budget_verdict(ctx: Context, provider: str, calls: int) -> tuple[bool, str]:
+    """Whether ``calls`` history calls fit ``provider``'s HISTORY budget left now, and a line saying so."""
+    quota = ctx.quotas.quotas[provider]
+    fits, waits, shares = True, [], []
+    for window, ms in WINDOWS_MS.items():
+        limit = getattr(quota, window)
+        if not limit:
+            continue
+        ceiling = max(1, int(limit * quota.history))
+        left = max(0, ceiling - ctx.quotas.used(provider, window))
+        shares.append(f"{left}/{ceiling} {window.replace('_', ' ')}")
+        if calls > left:
+            fits = False
+            waits.append(math.ceil((calls - left) / ceiling) * ms / 1000)
+    if quota.min_spacing:
+        waits.append(calls * quota.min_spacing)
+    line = (f"{provider}: {calls} calls; {'fits' if fits else 'does NOT fit'} the history budget left now "
+            f"({', '.join(shares) or 'no limit'})")
+    if waits:
+        line += f"; the reservations spread it over ~{_duration(max(waits))}"
+    return fits, line
+
+
+def _duration(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.1f} {unit}"
+    return f"{seconds:.0f} s"
