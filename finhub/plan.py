@@ -3,7 +3,9 @@
 Pure arithmetic over the settings and the universe: no Redis, no network. ``python -m finhub plan``
 prints :func:`render`; the driver logs the same summary at start-up.
 
-Demand is averaged over each window (a run every 5 minutes costs 12 calls an hour); a single run
+Demand is averaged over each window (a run every 5 minutes costs 12 calls an hour); stock quotes
+are counted only while NYSE is open (full rate up to an hour, sessions plus the close capture in a
+day or a month), since the quote job makes no call while the market is closed; a single run
 larger than a short window is spread over several by the quota reservations, which the table notes.
 Fallback demand (a provider serving another's data while that one is down) is shown beside the
 plan, as the share of refreshes the fallback budget could serve, but not counted in the verdict:
@@ -25,18 +27,36 @@ TOP_CRYPTOS = 100
 WINDOW_SECONDS = {name: ms / 1000 for name, ms in WINDOWS_MS.items()}
 
 
+#: Stock quotes are polled only while NYSE is open: a regular session lasts 6.5 hours, plus one
+#: refresh just after the close to capture it; any 30 days hold at most 22 sessions.
+SESSION_HOURS = 6.5
+MAX_SESSIONS_PER_30_DAYS = 22
+
+
 @dataclass(frozen=True)
 class Demand:
-    """A job's calls to one provider: ``calls`` each run, a run every ``every`` seconds."""
+    """A job's calls to one provider: ``calls`` each run, a run every ``every`` seconds.
+
+    A job that runs only ``hours_per_day`` on ``days_per_month`` days of 30 (plus
+    ``extra_runs_per_day``) counts its full rate in windows up to an hour, and its daily runs in
+    longer ones.
+    """
 
     job: str
     provider: str
     purpose: Purpose
     calls: int
     every: float
+    hours_per_day: float = 24.0
+    extra_runs_per_day: int = 0
+    days_per_month: float = 30.0
 
     def per(self, window: str) -> float:
-        return self.calls * WINDOW_SECONDS[window] / self.every
+        seconds = WINDOW_SECONDS[window]
+        if seconds <= 3600 or self.hours_per_day >= 24:
+            return self.calls * seconds / self.every
+        runs_per_day = self.hours_per_day * 3600 / self.every + self.extra_runs_per_day
+        return self.calls * runs_per_day * max(1.0, seconds / 86400 * self.days_per_month / 30)
 
 
 @dataclass
@@ -119,6 +139,10 @@ def _served(universe_assets, provider: str) -> int:
     return sum(1 for a in universe_assets if getattr(a, attribute))
 
 
+#: When the stock quote job calls providers (see :func:`finhub.market_hours.stock_quotes_due`).
+MARKET_HOURS = {"hours_per_day": SESSION_HOURS, "extra_runs_per_day": 1, "days_per_month": MAX_SESSIONS_PER_30_DAYS}
+
+
 def build_plan(settings: Settings, universe: Universe) -> Plan:
     """The calls the configured schedule needs from each enabled provider."""
     enabled = _enabled(settings)
@@ -129,9 +153,9 @@ def build_plan(settings: Settings, universe: Universe) -> Plan:
     def chain(kind: str) -> list[str]:
         return [p for p in getattr(chains, kind) if p in enabled]
 
-    def add(job: str, provider: str, purpose: Purpose, calls: int, every: float) -> None:
+    def add(job: str, provider: str, purpose: Purpose, calls: int, every: float, **hours) -> None:
         if calls:
-            plans[provider].demands.append(Demand(job, provider, purpose, calls, every))
+            plans[provider].demands.append(Demand(job, provider, purpose, calls, every, **hours))
 
     def calls(provider: str, assets) -> int:
         return math.ceil(_served(assets, provider) / _batch(settings, provider))
@@ -142,9 +166,10 @@ def build_plan(settings: Settings, universe: Universe) -> Plan:
         if not providers or not assets:
             continue
         primary, others = providers[0], providers[1:]
-        add(job, primary, Purpose.QUOTES, calls(primary, assets), every)
+        hours = MARKET_HOURS if kind == "stock_quote" else {}
+        add(job, primary, Purpose.QUOTES, calls(primary, assets), every, **hours)
         for fallback in others:
-            need = Demand(job, fallback, Purpose.FALLBACK, calls(fallback, assets), every)
+            need = Demand(job, fallback, Purpose.FALLBACK, calls(fallback, assets), every, **hours)
             plans[fallback].fallback.append((f"{kind} for {primary}", plans[fallback].coverage(need)))
         if kind == "crypto_quote" and others:  # every crypto quote is cross-checked by a second source
             add("validation", others[0], Purpose.VALIDATION, calls(others[0], assets), every)
