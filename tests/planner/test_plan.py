@@ -70,3 +70,14 @@ def test_plan_command_exit_status(tmp_path):
     assert ok.returncode == 0 and "overall: the schedule fits" in ok.stdout
     bad = run("[schedule]\ncrypto_quotes = 1\n")
     assert bad.returncode == 1 and "coingecko" in bad.stdout and "DOES NOT FIT" in bad.stdout
+
+
+def test_stock_quotes_count_only_nyse_hours_and_the_close(tmp_path):
+    """48 active stocks in one Yahoo call every 5 minutes: 12 calls an hour while open, but a day
+    holds one 6.5-hour session (78 runs) and the close capture, and 30 days at most 22 sessions."""
+    yahoo = plan_for(tmp_path, "").providers["yahoo"]
+    assert yahoo.used_by("quotes", "per_hour") == 12
+    assert yahoo.used_by("quotes", "per_day") == 6.5 * 12 + 1 == 79           # not 288 around the clock
+    assert yahoo.used_by("quotes", "per_month") == 79 * 22                    # not 8,640
+    crypto = [d for d in plan_for(tmp_path, "").providers["coingecko"].demands if d.job == "crypto_quotes"]
+    assert crypto[0].per("per_day") == 720                                    # cryptos trade around the clock

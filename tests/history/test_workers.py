@@ -1,0 +1,36 @@
+"""`backfill` without --sync: one message a symbol on the history queue, served by real ``dramatiq``
+worker processes, progress read back from Redis, and the levels aggregated on the way."""
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from finhub.storage import make_engine, prices, stored_levels
+from finhub.workers import start_workers, stop_workers
+from tests.history.helpers import backfill, chart_calls
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.slow
+def test_backfill_through_workers_stores_every_bar_and_reports_progress(env, sandbox, capsys):
+    workers = start_workers(1, {"PYTHONPATH": str(ROOT), "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"},
+                            ROOT)
+    try:
+        args = ("--symbols", "AAPL,BTC,NOPE1", "--start", "2024-03-01", "--end", "2024-03-31", "--timeout", "90")
+        status, _, err = backfill(capsys, *args)
+        assert status == 2 and "NOPE1" in err          # checked before anything is sent
+        status, out, _ = backfill(capsys, *args[:1], "AAPL,BTC", *args[2:])
+        assert status == 0, out
+        assert "2/2 symbols done" in out and f"{20 + 31:,} rows stored" in out   # 20 sessions, 31 days
+        assert chart_calls(sandbox)["coingecko"] == 1 and chart_calls(sandbox)["yahoo"] >= 1
+    finally:
+        stop_workers(workers)
+    engine = make_engine(env["FINHUB_DATABASE_URL"])
+    with engine.connect() as c:
+        counts = dict(c.execute(select(prices.c.symbol, func.count()).group_by(prices.c.symbol)).all())
+    assert counts == {"AAPL": 20, "BTC": 31}
+    assert len(stored_levels(engine, "AAPL")) == 20 and len(stored_levels(engine, "BTC")) == 31
