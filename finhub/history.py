@@ -21,7 +21,7 @@ from finhub.context import Context
 from finhub.fallback import Fetched, fetch_quotes
 from finhub.market_hours import calendar
 from finhub.quota import Purpose
-from finhub.storage import bar_span
+from finhub.storage import bar_span, last_timestamp
 from finhub.universe import Asset, AssetType
 from providers.base import EXCHANGE_TZ, FixRequest, Provider, Quotes, day_start
 
@@ -110,8 +110,7 @@ def plan(ctx: Context, assets: Sequence[Asset], interval: str, start: datetime |
     for asset in assets:
         begin = start
         if begin is None:
-            _, last, _ = bar_span(ctx.engine, asset.symbol, interval, now - timedelta(days=3650), end)
-            begin = last or now - DEFAULT_LOOKBACK[interval]
+            begin = last_timestamp(ctx.engine, asset.symbol, interval) or now - DEFAULT_LOOKBACK[interval]
         if begin >= end:
             continue
         task = plan_task(asset, interval, begin, end, bar_span(ctx.engine, asset.symbol, interval, begin, end),
