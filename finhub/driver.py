@@ -94,7 +94,7 @@ def _market_jobs(ctx: Context, stock_quotes: Callable[[], list]) -> list[Job]:
     s = ctx.settings
 
     def history():
-        return [actors.history.send([a.symbol], interval) for interval in s.history.intervals
+        return [actors.history_bars.send([a.symbol], interval) for interval in s.history.intervals
                 for a in ctx.universe if a.active]
 
     def at_bell(check: Callable[[datetime], bool], *then: Callable[[], list]) -> Callable[[], list]:

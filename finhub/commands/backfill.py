@@ -127,17 +127,21 @@ def _dry_run(ctx: Context, interval: str, start: datetime, end: datetime, assets
 
 
 def _sync(ctx: Context, symbols, interval, start, end, force, run_id) -> None:
-    """Fetch symbol by symbol in this process, waiting (up to MAX_SYNC_WAIT) for the history budget."""
+    """Fetch symbol by symbol in this process, waiting up to MAX_SYNC_WAIT a symbol for the history
+    budget or a failing chain."""
     for symbol in symbols:
+        waited = 0.0
         while True:
             outcome = backfill.history_run(ctx, [symbol], interval, start, end, force, run_id)
             if not outcome.pending:
                 break
             wait = outcome.retry_after or 30.0
-            if wait > MAX_SYNC_WAIT:
-                backfill.record(ctx.redis, run_id, symbol, failed=f"history budget spent; retry in {wait:.0f} s")
+            if waited + wait > MAX_SYNC_WAIT:
+                why = "history budget spent" if outcome.budget_spent else "no provider of the chain answers"
+                backfill.record(ctx.redis, run_id, symbol, failed=f"{why}; retry in {wait:.0f} s")
                 break
             time.sleep(wait)
+            waited += wait
         _show(backfill.read_progress(ctx.redis, run_id))
 
 
@@ -148,7 +152,7 @@ def _enqueue_and_wait(ctx: Context, symbols, interval, start, end, force, run_id
     import actors
 
     for symbol in symbols:
-        actors.history.send([symbol], interval, start.isoformat(), end.isoformat(), force, run_id)
+        actors.history_bars.send([symbol], interval, start.isoformat(), end.isoformat(), force, run_id)
     deadline, idle = time.monotonic() + timeout, 0
     while time.monotonic() < deadline:
         progress = backfill.read_progress(ctx.redis, run_id)
