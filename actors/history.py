@@ -35,7 +35,7 @@ def history_bars(symbols: list[str], interval: str, start: str | None = None, en
             raise Unavailable("history chain", f"no provider could serve {pending} now")
 
 
-@dramatiq.actor(queue_name="maintenance", max_retries=3, time_limit=10 * 60_000)
+@dramatiq.actor(queue_name="history", max_retries=3, time_limit=10 * 60_000)
 def market_aggregation(symbols: list[str] | None = None) -> None:
     """Daily levels and next-day pivots of ``symbols`` (default: every active asset) from stored prices."""
     ctx = current()
