@@ -10,3 +10,13 @@ BASE = int(os.environ.get("FINHUB_TEST_REDIS_DB_BASE", "10"))
 RANKINGS_DB = BASE
 PIPELINE_DB = BASE + 1
 PLANNER_DB = BASE + 2
+
+
+def flushed(db: int):
+    """A pytest fixture body: a client of ``db`` (strings decoded), flushed before and after the test."""
+    import redis
+
+    client = redis.Redis(host="127.0.0.1", port=6379, db=db, decode_responses=True)
+    client.flushdb()
+    yield client
+    client.flushdb()

@@ -5,12 +5,11 @@ import os
 import uuid
 
 import pytest
-import redis
 from sqlalchemy import create_engine, text
 
 from finhub.sandbox import Sandbox
 from finhub.storage import make_engine
-from tests.redis_dbs import PLANNER_DB
+from tests.redis_dbs import PLANNER_DB, flushed
 
 POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
 
@@ -23,10 +22,7 @@ def sandbox():
 
 @pytest.fixture
 def redis_db():
-    client = redis.Redis(host="127.0.0.1", port=6379, db=PLANNER_DB, decode_responses=True)
-    client.flushdb()
-    yield client
-    client.flushdb()
+    yield from flushed(PLANNER_DB)
 
 
 @pytest.fixture

@@ -8,22 +8,18 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-import redis
 
 from finhub.sandbox import Sandbox
 
 ROOT = Path(__file__).resolve().parents[2]
-from tests.redis_dbs import PIPELINE_DB
+from tests.redis_dbs import PIPELINE_DB, flushed
 #: Frozen provider time: a Friday with NYSE open, so every rerun sees the same market times.
 FROZEN = datetime(2026, 11, 20, 15, 0, tzinfo=timezone.utc)
 
 
 @pytest.fixture
 def redis_db():
-    client = redis.Redis(host="127.0.0.1", port=6379, db=PIPELINE_DB, decode_responses=True)
-    client.flushdb()
-    yield client
-    client.flushdb()
+    yield from flushed(PIPELINE_DB)
 
 
 @pytest.fixture(scope="module")
