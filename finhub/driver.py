@@ -69,16 +69,16 @@ def _jobs(ctx: Context) -> list[Job]:
             return [actors.crypto_rankings.send(kind, slot.isoformat())]
         return send
 
+    stock_quotes = send_batches(actors.stock_quotes, universe.stocks, batch_of(s.fallback.stock_quote))
     return [
         Job("crypto_quotes", s.schedule.crypto_quotes, send_batches(actors.crypto_quotes, universe.cryptos,
                                                                   batch_of(s.fallback.crypto_quote))),
-        Job("stock_quotes", s.schedule.stock_quotes, send_batches(actors.stock_quotes, universe.stocks,
-                                                                batch_of(s.fallback.stock_quote))),
+        Job("stock_quotes", s.schedule.stock_quotes, stock_quotes),
         Job("health", s.schedule.health, lambda: [actors.health.send()]),
         Job("trending", s.schedule.trending, snapshot("trending", s.schedule.trending)),
         Job("top_cryptos", s.schedule.top_cryptos, snapshot("top", s.schedule.top_cryptos)),
         Job("cleanup", None, lambda: [actors.cleanup.send()]),
-        *_market_jobs(ctx, send_batches(actors.stock_quotes, universe.stocks, batch_of(s.fallback.stock_quote))),
+        *_market_jobs(ctx, stock_quotes),
     ]
 
 
