@@ -10,6 +10,7 @@ configure_logging(_settings)
 broker = setup_broker(_settings)
 
 from actors.maintenance import cleanup, crypto_rankings, health  # noqa: E402
-from actors.prices import crypto_quotes, stock_quotes, validate_and_store  # noqa: E402
+from actors.prices import crypto_quotes, stock_quotes, validate_and_store, validation_sweep  # noqa: E402
 
-__all__ = ["broker", "cleanup", "crypto_rankings", "health", "crypto_quotes", "stock_quotes", "validate_and_store"]
+__all__ = ["broker", "cleanup", "crypto_rankings", "health", "crypto_quotes", "stock_quotes", "validate_and_store",
+           "validation_sweep"]

@@ -11,7 +11,7 @@ from finhub.logs import get_logger
 from finhub.market_hours import stock_quotes_due
 from finhub.plan import TOP_CRYPTOS
 from finhub.quota import Purpose, Reservation
-from finhub.storage import delete_older_than, latest_prices, store_snapshot, upsert_prices
+from finhub.storage import delete_older_than, latest_prices, store_snapshot
 from finhub.universe import Asset, AssetType
 from providers.base import Observation, RetryLater, Unavailable
 
@@ -77,15 +77,6 @@ def from_message(data: dict) -> Observation:
     return Observation(**{**data, "asset_type": AssetType(data["asset_type"]),
                           "timestamp": datetime.fromisoformat(data["timestamp"]),
                           "fetched_at": datetime.fromisoformat(data["fetched_at"])})
-
-
-def store_single_source(ctx: Context, observations: Sequence[Observation]) -> int:
-    """Store observations as single-source rows (idempotent on symbol, interval, market time)."""
-    rows = [{"symbol": o.symbol, "asset_type": str(o.asset_type), "interval": o.interval,
-             "timestamp": o.timestamp, "price": o.price, "open": o.open, "high": o.high, "low": o.low,
-             "volume": o.volume, "market_cap": o.market_cap, "source": o.provider,
-             "validation_status": "single_source", "sources": o.provider} for o in observations]
-    return upsert_prices(ctx.engine, rows)
 
 
 def snapshot_rankings(ctx: Context, kind: str, snapshot_at: datetime) -> int | Reservation:

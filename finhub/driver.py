@@ -76,6 +76,7 @@ def _jobs(ctx: Context) -> list[Job]:
         Job("trending", s.schedule.trending, snapshot("trending", s.schedule.trending)),
         Job("top_cryptos", s.schedule.top_cryptos, snapshot("top", s.schedule.top_cryptos)),
         Job("cleanup", None, lambda: [actors.cleanup.send()]),
+        Job("validation_sweep", s.schedule.validation_sweep, lambda: [actors.validation_sweep.send()]),
     ]
 
 

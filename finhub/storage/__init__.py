@@ -9,13 +9,16 @@ Public API::
     last_timestamp(engine, "AAPL", "1d")         # resume point for history
     delete_older_than(engine, cutoff)            # retention in bounded batches
     quarantine_rows(engine, rows); recent_quarantined(engine)
+    store_judged(engine, price_rows, quarantined)   # validation's verdicts in one transaction
+    single_source_rows(engine, since)            # what the validation sweep re-examines
     summary(engine)                              # {asset_type: (rows, newest)} for status
     store_snapshot(engine, "top"|"trending", at, coins); latest_snapshot(engine, kind)
 """
 
 from finhub.storage.engine import make_engine, migrate
+from finhub.storage.judged import store_judged
 from finhub.storage.prices import (check_row, delete_older_than, last_timestamp, last_timestamps, latest_prices,
-                                   summary, upsert_prices)
+                                   single_source_rows, summary, upsert_prices)
 from finhub.storage.quarantine import quarantine_rows, recent_quarantined
 from finhub.storage.rankings import latest_snapshot, store_snapshot
 from finhub.storage.schema import prices, quarantine
@@ -23,5 +26,5 @@ from finhub.storage.schema import prices, quarantine
 __all__ = [
     "make_engine", "migrate", "check_row", "upsert_prices", "latest_prices", "last_timestamp", "last_timestamps",
     "delete_older_than", "summary", "quarantine_rows", "recent_quarantined", "prices", "quarantine",
-    "latest_snapshot", "store_snapshot",
+    "latest_snapshot", "store_snapshot", "store_judged", "single_source_rows",
 ]
