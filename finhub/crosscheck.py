@@ -58,7 +58,7 @@ def validate_batch(ctx: Context, observations: Iterable[Observation], now: datet
                  for symbol, primary in primaries.items()]
     for d in decisions:
         if d.status != Status.QUARANTINED and d.outliers:
-            log.warning("outvoted source", symbol=d.symbol, outliers=list(d.outliers), detail=d.detail)
+            log.warning("source set aside", symbol=d.symbol, outliers=list(d.outliers), detail=d.detail)
     store_judged(ctx.engine, [price_row(d) for d in decisions if d.status != Status.QUARANTINED],
                  [quarantine_row(d) for d in decisions if d.status == Status.QUARANTINED])
     return decisions
