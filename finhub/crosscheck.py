@@ -47,8 +47,8 @@ def validate_batch(ctx: Context, observations: Iterable[Observation], now: datet
     if not primaries:
         return []
     policy = ctx.validation_policy
-    last_good = {symbol: LastGood(row["price"], row["timestamp"])
-                 for symbol, row in latest_prices(ctx.engine, "quote", list(primaries)).items()}
+    latest = latest_prices(ctx.engine, "quote", list(primaries))
+    last_good = {symbol: LastGood(row["price"], row["timestamp"]) for symbol, row in latest.items()}
     jumps = {s for s, o in primaries.items()
              if s in last_good and _is_jump(o.price, last_good[s].price, policy.limits(s, o.asset_type).jump)}
     wanted = _to_crosscheck(ctx, primaries, jumps, now)
@@ -59,7 +59,8 @@ def validate_batch(ctx: Context, observations: Iterable[Observation], now: datet
     for d in decisions:
         if d.status != Status.QUARANTINED and d.outliers:
             log.warning("source set aside", symbol=d.symbol, outliers=list(d.outliers), detail=d.detail)
-    store_judged(ctx.engine, [price_row(d) for d in decisions if d.status != Status.QUARANTINED],
+    store_judged(ctx.engine, [price_row(d) for d in decisions
+                              if d.status != Status.QUARANTINED and not _validated_before(latest.get(d.symbol), d)],
                  [quarantine_row(d) for d in decisions if d.status == Status.QUARANTINED])
     return decisions
 
@@ -115,6 +116,13 @@ def quarantine_row(d: Decision) -> dict:
                              for o in d.observations]}
 
 
+def _validated_before(row: Mapping | None, d: Decision) -> bool:
+    """Whether ``d`` judges alone a price already stored as validated (a redelivery, or a price that
+    has not moved since): the stored verdict stands."""
+    return (d.status == Status.SINGLE_SOURCE and row is not None and row["validation_status"] == "validated"
+            and row["timestamp"] == d.timestamp and row["price"] == d.value)
+
+
 def _newest_per_symbol(observations: Iterable[Observation]) -> dict[str, Observation]:
     newest: dict[str, Observation] = {}
     for o in observations:
@@ -137,7 +145,8 @@ def _to_crosscheck(ctx: Context, primaries: Mapping[str, Observation], jumps: se
         last_checked = ctx.redis.zmscore(SPOT_CHECKED_KEY, stocks)
         by_age = sorted(zip(stocks, last_checked), key=lambda pair: (pair[1] or -math.inf, pair[0]))
         spot = [s for s, _ in by_age[:settings.stock_spot_checks]]
-        ctx.redis.zadd(SPOT_CHECKED_KEY, dict.fromkeys(spot, now.timestamp()))
+        # Microseconds apart, in the order checked, so ties never favour the same symbols.
+        ctx.redis.zadd(SPOT_CHECKED_KEY, {s: now.timestamp() + i / 1e6 for i, s in enumerate(spot)})
         wanted += spot
     return wanted
 
