@@ -20,6 +20,7 @@ COMMANDS = (
     "finhub.commands.plan",
     "finhub.commands.status",
     "finhub.commands.rankings",
+    "finhub.commands.quarantine",
 )
 
 
