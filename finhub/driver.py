@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["FINHUB_REDIS_URL"] = redis_url
     ctx = Context(load_settings(), redis_url)
     try:
-        ctx.universe  # noqa: B018 (asset errors are settings errors)
+        ctx.universe, ctx.validation_policy  # noqa: B018 (asset and per-asset validation errors are settings errors)
     except SettingsError as exc:
         print(f"finhub: configuration error: {exc}", file=sys.stderr)
         return 2
