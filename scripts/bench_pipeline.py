@@ -48,7 +48,7 @@ def write_config(folder: Path, stocks: int, cryptos: int) -> Path:
     lines = ["[assets]", "stocks = ["]
     lines += [f'  {{symbol = "B{i:04d}"}},' for i in range(stocks)]
     lines += ["]", "cryptos = ["]
-    lines += [f'  {{symbol = "K{i:04d}", coingecko_id = "kcoin-{i:04d}", yahoo = "K{i:04d}-USD"}},'
+    lines += [f'  {{symbol = "K{i:04d}", coingecko_id = "k{i:04d}", yahoo = "K{i:04d}-USD"}},'
               for i in range(cryptos)]
     lines += ["]"]
     for provider in ("yahoo", "coingecko"):

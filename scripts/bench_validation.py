@@ -68,7 +68,7 @@ def pipeline_cycle(extra: list[str], runs: int) -> float:
     """The median cycle wall time bench_pipeline.py prints."""
     out = subprocess.run([sys.executable, str(ROOT / "scripts" / "bench_pipeline.py"), "--runs", str(runs), *extra],
                          capture_output=True, text=True, check=True).stdout
-    print("  " + "\n  ".join(out.strip().splitlines()), flush=True)
+    print("\n".join("  " + line.strip() for line in out.strip().splitlines()), flush=True)
     return float(re.search(r"\(median of \d+\): ([\d.]+) s", out)[1])
 
 
