@@ -9,7 +9,9 @@ fallback chain (without the primary's provider) for a second price, on the valid
   jump from the last good price (the confirming call, asked first);
 - any asset whose quote would be a jump.
 
-It judges each asset against its last stored price and writes the verdicts in one transaction.
+It judges each asset against its last stored price. When two sources disagree and the last good
+price does not settle it, the next provider of the chain, within budget, is asked for a third
+price. The verdicts are written in one transaction.
 A second price that cannot be had (budget spent, breaker open, provider failing) never blocks the
 store: the quote is judged alone, so it is stored single-source unless something looks wrong.
 
@@ -52,10 +54,19 @@ def validate_batch(ctx: Context, observations: Iterable[Observation], now: datet
     jumps = {s for s, o in primaries.items()
              if s in last_good and _is_jump(o.price, last_good[s].price, policy.limits(s, o.asset_type).jump)}
     wanted = _to_crosscheck(ctx, primaries, jumps, now)
-    seconds = _second_opinions(ctx, [primaries[s] for s in wanted])
-    decisions = [decide([primary, *seconds.get(symbol, ())], primary=primary.provider, now=now,
-                        last_good=last_good.get(symbol), policy=policy)
-                 for symbol, primary in primaries.items()]
+    observed = {symbol: [primary] for symbol, primary in primaries.items()}
+    _add(observed, _more_opinions(ctx, [observed[s] for s in wanted]))
+
+    def judge(symbol: str) -> Decision:
+        return decide(observed[symbol], primary=primaries[symbol].provider, now=now,
+                      last_good=last_good.get(symbol), policy=policy)
+
+    decisions = {symbol: judge(symbol) for symbol in primaries}
+    # Two sources disagree: a third one, when the chain has one within budget, breaks the tie.
+    disputed = [s for s, d in decisions.items() if d.reason == Reason.DISAGREEMENT]
+    _add(observed, _more_opinions(ctx, [observed[s] for s in disputed]))
+    decisions.update((s, judge(s)) for s in disputed)
+    decisions = list(decisions.values())
     for d in decisions:
         if d.status != Status.QUARANTINED and d.outliers:
             log.warning("source set aside", symbol=d.symbol, outliers=list(d.outliers), detail=d.detail)
@@ -76,7 +87,7 @@ def sweep(ctx: Context, now: datetime | None = None) -> Counter:
     now = now or datetime.now(timezone.utc)
     rows = [r for r in single_source_rows(ctx.engine, now - SWEEP_WINDOW) if r["symbol"] in ctx.universe]
     primaries = {r["symbol"]: _observation(r) for r in rows}
-    seconds = _second_opinions(ctx, list(primaries.values()))
+    seconds = _more_opinions(ctx, [[o] for o in primaries.values()])
     upgraded, moved = [], []
     for symbol, extra in seconds.items():
         primary = primaries[symbol]
@@ -151,24 +162,34 @@ def _to_crosscheck(ctx: Context, primaries: Mapping[str, Observation], jumps: se
     return wanted
 
 
-def _second_opinions(ctx: Context, primaries: Sequence[Observation]) -> dict[str, list[Observation]]:
-    """Quotes from the rest of each asset's chain, on the validation budget, keyed by symbol."""
-    chains = ctx.settings.fallback
-    by_provider: dict[tuple[AssetType, str], list[Asset]] = {}
-    for o in primaries:
-        if o.symbol in ctx.universe:
-            by_provider.setdefault((o.asset_type, o.provider), []).append(ctx.universe[o.symbol])
-    seconds: dict[str, list[Observation]] = {}
-    for (asset_type, provider), assets in by_provider.items():
-        chain = chains.stock_quote if asset_type == AssetType.STOCK else chains.crypto_quote
-        fetched = fetch_quotes(assets, [p for p in chain if p != provider], ctx.providers, ctx.quotas,
-                               ctx.breakers, purpose=Purpose.VALIDATION)
+def _more_opinions(ctx: Context, groups: Sequence[Sequence[Observation]]) -> dict[str, list[Observation]]:
+    """One more quote per asset from the rest of its chain (the providers not in its group yet, the
+    primary first in the group), on the validation budget, keyed by symbol."""
+    by_chain: dict[tuple[str, ...], list[Asset]] = {}
+    for group in groups:
+        primary = group[0]
+        if primary.symbol not in ctx.universe:
+            continue
+        asked = {o.provider for o in group}
+        chain = ctx.settings.fallback.stock_quote if primary.asset_type == AssetType.STOCK \
+            else ctx.settings.fallback.crypto_quote
+        rest = tuple(p for p in chain if p not in asked)
+        if rest:
+            by_chain.setdefault(rest, []).append(ctx.universe[primary.symbol])
+    more: dict[str, list[Observation]] = {}
+    for chain, assets in by_chain.items():
+        fetched = fetch_quotes(assets, chain, ctx.providers, ctx.quotas, ctx.breakers, purpose=Purpose.VALIDATION)
         if fetched.pending:
-            log.info("no second price within budget: judged alone", symbols=[a.symbol for a in fetched.pending],
+            log.info("no further price within budget", symbols=[a.symbol for a in fetched.pending],
                      why=fetched.skipped)
         for o in fetched.observations:
-            seconds.setdefault(o.symbol, []).append(o)
-    return seconds
+            more.setdefault(o.symbol, []).append(o)
+    return more
+
+
+def _add(observed: dict[str, list[Observation]], more: Mapping[str, list[Observation]]) -> None:
+    for symbol, extra in more.items():
+        observed[symbol] += extra
 
 
 def _observation(row: Mapping) -> Observation:

@@ -28,7 +28,7 @@ def stored(ctx):
 
 
 def test_a_crypto_skewed_by_one_provider_is_quarantined_and_every_other_validated(make_ctx, sandbox):
-    ctx = make_ctx()
+    ctx = make_ctx(alphavantage_api_key="")  # no third source to break the tie
     sandbox.configure("yahoo", skew={"BTC-USD": 5.0})
     decisions = crosscheck.validate_batch(ctx, quotes(ctx, AssetType.CRYPTO), now=FRIDAY)
     assert crosscheck.counts(decisions) == "22 validated, 0 single-source, 1 quarantined"
@@ -43,6 +43,19 @@ def test_a_crypto_skewed_by_one_provider_is_quarantined_and_every_other_validate
     # A redelivered batch stores nothing twice.
     crosscheck.validate_batch(ctx, quotes(ctx, AssetType.CRYPTO), now=FRIDAY)
     assert len(stored(ctx)) == 22 and len(recent_quarantined(ctx.engine)) == 1
+
+
+def test_a_third_source_names_the_skewed_provider_as_outlier(make_ctx, sandbox):
+    ctx = make_ctx()
+    sandbox.configure("yahoo", skew={"BTC-USD": 5.0})
+    decisions = {d.symbol: d for d in crosscheck.validate_batch(ctx, quotes(ctx, AssetType.CRYPTO, ["BTC", "ETH"]),
+                                                                now=FRIDAY)}
+    btc = decisions["BTC"]
+    assert (btc.status, btc.provider, btc.outliers) == ("validated", "coingecko", ("yahoo",))
+    assert sandbox.calls()["alphavantage"] == {"CURRENCY_EXCHANGE_RATE": 1}  # BTC's tie-break only
+    rows = stored(ctx)
+    assert rows["BTC"]["sources"] == "alphavantage,coingecko" and rows["ETH"]["sources"] == "coingecko,yahoo"
+    assert recent_quarantined(ctx.engine) == []
 
 
 def test_with_a_last_good_price_the_skewed_provider_is_named_outlier_and_the_other_stored(make_ctx, sandbox):
