@@ -61,12 +61,12 @@ def validate_batch(ctx: Context, observations: Iterable[Observation], now: datet
         return decide(observed[symbol], primary=primaries[symbol].provider, now=now,
                       last_good=last_good.get(symbol), policy=policy)
 
-    decisions = {symbol: judge(symbol) for symbol in primaries}
+    verdicts = {symbol: judge(symbol) for symbol in primaries}
     # Two sources disagree: a third one, when the chain has one within budget, breaks the tie.
-    disputed = [s for s, d in decisions.items() if d.reason == Reason.DISAGREEMENT]
+    disputed = [s for s, d in verdicts.items() if d.reason == Reason.DISAGREEMENT]
     _add(observed, _more_opinions(ctx, [observed[s] for s in disputed]))
-    decisions.update((s, judge(s)) for s in disputed)
-    decisions = list(decisions.values())
+    verdicts.update((s, judge(s)) for s in disputed)
+    decisions = list(verdicts.values())
     for d in decisions:
         if d.status != Status.QUARANTINED and d.outliers:
             log.warning("source set aside", symbol=d.symbol, outliers=list(d.outliers), detail=d.detail)
