@@ -10,8 +10,8 @@ configure_logging(_settings)
 broker = setup_broker(_settings)
 
 from actors.maintenance import cleanup, crypto_rankings, health  # noqa: E402
-from actors.prices import crypto_quotes, stock_quotes, validate_and_store  # noqa: E402
+from actors.prices import crypto_quotes, stock_quotes, validate_and_store, validation_sweep  # noqa: E402
 from actors.history import history_bars, market_aggregation  # noqa: E402
 
-__all__ = ["broker", "cleanup", "crypto_rankings", "health", "crypto_quotes", "stock_quotes", "validate_and_store"]
-__all__ += ["history_bars", "market_aggregation"]
+__all__ = ["broker", "cleanup", "crypto_rankings", "health", "crypto_quotes", "stock_quotes", "validate_and_store",
+           "validation_sweep", "history_bars", "market_aggregation"]

@@ -2,7 +2,7 @@
 
 import dramatiq
 
-from finhub import collect
+from finhub import collect, crosscheck
 from finhub.context import current
 from finhub.logs import get_logger
 from finhub.universe import AssetType
@@ -48,7 +48,17 @@ def crypto_quotes(symbols: list[str]) -> None:
 
 @dramatiq.actor(queue_name="validation", time_limit=QUOTE_TIME_LIMIT_MS)
 def validate_and_store(observations: list[dict]) -> None:
-    """Store what the quote actors fetched; marked single-source until cross-checks are wired in."""
+    """Cross-check what the quote actors fetched, then store or quarantine it (see finhub.crosscheck)."""
     ctx = current()
-    stored = collect.store_single_source(ctx, [collect.from_message(o) for o in observations])
-    collect.record_job(ctx, "validate_and_store", "ok", f"{stored} rows stored")
+    decisions = crosscheck.validate_batch(ctx, [collect.from_message(o) for o in observations])
+    collect.record_job(ctx, "validate_and_store", "ok", crosscheck.counts(decisions))
+
+
+@dramatiq.actor(queue_name="validation", max_retries=0, max_age=10 * 60_000, time_limit=QUOTE_TIME_LIMIT_MS)
+def validation_sweep() -> None:
+    """Give the last hour's single-source quotes a second look (the next sweep retries what fails)."""
+    ctx = current()
+    done = crosscheck.sweep(ctx)
+    collect.record_job(ctx, "validation_sweep", "ok",
+                       f"{done['examined']} single-source rows, {done['checked']} checked: {done['validated']} "
+                       f"validated, {done['quarantined']} quarantined")

@@ -21,6 +21,7 @@ COMMANDS = (
     "finhub.commands.status",
     "finhub.commands.rankings",
     "finhub.commands.backfill",
+    "finhub.commands.quarantine",
 )
 
 

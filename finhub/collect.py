@@ -80,7 +80,7 @@ def from_message(data: dict) -> Observation:
 
 
 def store_single_source(ctx: Context, observations: Sequence[Observation]) -> int:
-    """Store observations as single-source rows (idempotent on symbol, interval, market time)."""
+    """Store observations as single-source rows (history bars; idempotent on symbol, interval, market time)."""
     rows = [{"symbol": o.symbol, "asset_type": str(o.asset_type), "interval": o.interval,
              "timestamp": o.timestamp, "price": o.price, "open": o.open, "high": o.high, "low": o.low,
              "volume": o.volume, "market_cap": o.market_cap, "source": o.provider,

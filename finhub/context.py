@@ -16,6 +16,7 @@ from finhub.quota import Quotas
 from finhub.settings import Settings, load_settings
 from finhub.storage import make_engine, migrate
 from finhub.universe import Universe, build_universe
+from finhub.validation.policy import ValidationPolicy, policy_from_settings
 from providers import build_providers
 from providers.base import Provider
 
@@ -51,6 +52,10 @@ class Context:
     def breakers(self) -> Breakers:
         return Breakers(self.redis, self.settings.breaker)
 
+    @cached_property
+    def validation_policy(self) -> ValidationPolicy:
+        return policy_from_settings(self.settings.validation, self.universe)
+
 
 _current: Context | None = None
 _current_lock = threading.Lock()
@@ -65,4 +70,5 @@ def current() -> Context:
             _current = Context(settings, resolve_redis_url(settings))
             # Build the shared parts now, under the lock, not racing in eight threads.
             _current.engine, _current.providers, _current.quotas, _current.breakers  # noqa: B018
+            _current.validation_policy  # noqa: B018 (a bad per-asset override fails here, once)
         return _current

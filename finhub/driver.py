@@ -78,6 +78,7 @@ def _jobs(ctx: Context) -> list[Job]:
         Job("trending", s.schedule.trending, snapshot("trending", s.schedule.trending)),
         Job("top_cryptos", s.schedule.top_cryptos, snapshot("top", s.schedule.top_cryptos)),
         Job("cleanup", None, lambda: [actors.cleanup.send()]),
+        Job("validation_sweep", s.schedule.validation_sweep, lambda: [actors.validation_sweep.send()]),
         *_market_jobs(ctx, stock_quotes),
     ]
 
@@ -166,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["FINHUB_REDIS_URL"] = redis_url
     ctx = Context(load_settings(), redis_url)
     try:
-        ctx.universe  # noqa: B018 (asset errors are settings errors)
+        ctx.universe, ctx.validation_policy  # noqa: B018 (asset and per-asset validation errors are settings errors)
     except SettingsError as exc:
         print(f"finhub: configuration error: {exc}", file=sys.stderr)
         return 2

@@ -289,6 +289,48 @@ class AssetsSettings:
 
 
 @dataclass(frozen=True)
+class ValidationSettings:
+    """Cross-checks between providers before a price is stored (see :mod:`finhub.validation`).
+
+    Tolerance and jump are percentages; heartbeats are seconds (of NYSE open time for stocks).
+    ``assets`` overrides them per asset: ``[validation.assets.SHIB] tolerance_pct = 5``.
+    """
+
+    stock_tolerance_pct: float = _setting(1.0, _positive, doc="stock sources agree within this % of their median")
+    stock_jump_pct: float = _setting(20.0, _positive, doc="a lone stock price this % from the last good one is a jump")
+    stock_heartbeat: float = _setting(1800.0, _positive, doc="seconds of NYSE open time before a stock price is stale")
+    crypto_tolerance_pct: float = _setting(2.0, _positive, doc="crypto sources agree within this % of their median")
+    crypto_jump_pct: float = _setting(30.0, _positive, doc="a lone crypto price this % from the last good one is a jump")
+    crypto_heartbeat: float = _setting(900.0, _positive, doc="seconds before a crypto price is stale")
+    crosscheck_crypto: bool = _setting(True, doc="cross-check every crypto quote with a second provider")
+    stock_spot_checks: int = _setting(1, _non_negative, doc="stocks cross-checked per quote batch (besides jumps)")
+    assets: dict = _setting({}, doc="per-asset overrides: {SYMBOL = {tolerance_pct?, jump_pct?, heartbeat?}}")
+
+    def __post_init__(self) -> None:
+        for kind in ("stock", "crypto"):
+            _check_limits(f"validation.{kind}_", getattr(self, f"{kind}_tolerance_pct"),
+                          getattr(self, f"{kind}_jump_pct"))
+        for symbol, own in self.assets.items():
+            key = f"validation.assets.{symbol}"
+            if not isinstance(own, dict):
+                raise SettingsError(key, "must be a table of tolerance_pct, jump_pct, heartbeat")
+            for name, value in own.items():
+                if name not in ASSET_LIMIT_KEYS:
+                    raise SettingsError(f"{key}.{name}", f"unknown key (known: {', '.join(ASSET_LIMIT_KEYS)})")
+                if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+                    raise SettingsError(f"{key}.{name}", f"must be a positive number, got {value!r}")
+
+
+#: What ``validation.assets.<SYMBOL>`` may override.
+ASSET_LIMIT_KEYS = ("tolerance_pct", "jump_pct", "heartbeat")
+
+
+def _check_limits(prefix: str, tolerance: float, jump: float) -> None:
+    if tolerance >= jump:
+        raise SettingsError(f"{prefix}tolerance_pct", f"must be below {prefix}jump_pct ({tolerance} >= {jump})")
+
+
+@dataclass(frozen=True)
 class Settings:
     data_dir: str = _setting("var", doc="where the SQLite file, logs and embedded Redis live")
     database_url: SecretUrl | None = _setting(None, _database_url, secret=True,
@@ -304,6 +346,7 @@ class Settings:
     history: HistorySettings = field(default_factory=HistorySettings)
     breaker: BreakerSettings = field(default_factory=BreakerSettings)
     assets: AssetsSettings = field(default_factory=AssetsSettings)
+    validation: ValidationSettings = field(default_factory=ValidationSettings)
 
     @property
     def database(self) -> str:
@@ -352,7 +395,7 @@ def _env_names(cls: type, prefix: str = "") -> dict[str, str]:
         path = f"{prefix}{f.name}"
         if dataclasses.is_dataclass(hints[f.name]):
             names.update(_env_names(hints[f.name], f"{path}."))
-        elif not _is_list(hints[f.name]):
+        elif not _is_collection(hints[f.name]):
             env_path = path.removeprefix("providers.")
             names[ENV_PREFIX + env_path.replace(".", "_").upper()] = path
     return names
@@ -392,7 +435,10 @@ def _build(default: Any, data: Any, env: dict[str, tuple[str, str]], prefix: str
             kwargs[name] = _convert(env_name, raw, hint, f.metadata, "environment", from_env=True)
         elif name in data:
             kwargs[name] = _convert(path, data[name], hint, f.metadata, origin, from_env=False)
-    return dataclasses.replace(default, **kwargs)
+    try:
+        return dataclasses.replace(default, **kwargs)
+    except SettingsError as exc:  # a check across keys (``__post_init__``): say where the values came from
+        raise SettingsError(exc.key, exc.problem, exc.origin or origin) from None
 
 
 def _unwrap_optional(hint: Any) -> Any:
@@ -402,8 +448,8 @@ def _unwrap_optional(hint: Any) -> Any:
     return hint
 
 
-def _is_list(hint: Any) -> bool:
-    return typing.get_origin(hint) is list
+def _is_collection(hint: Any) -> bool:
+    return typing.get_origin(hint) is list or hint is dict
 
 
 def _convert(path: str, raw: Any, hint: Any, meta: Mapping, origin: str, from_env: bool) -> Any:
@@ -415,10 +461,14 @@ def _convert(path: str, raw: Any, hint: Any, meta: Mapping, origin: str, from_en
             choices = ", ".join(repr(c) for c in typing.get_args(base))
             raise SettingsError(path, f"must be one of {choices}", origin)
         value = raw
-    elif _is_list(base):
-        if not isinstance(raw, list):
-            raise SettingsError(path, f"must be a list, got {type(raw).__name__}", origin)
+    elif _is_collection(base):
+        wanted = dict if base is dict else list
+        if not isinstance(raw, wanted):
+            raise SettingsError(path, f"must be a {'table' if base is dict else 'list'}, got {type(raw).__name__}",
+                                origin)
         value = raw
+    elif base is bool:
+        value = _flag(path, raw, origin, from_env)
     elif base in (int, float):
         value = _number(path, raw, base, origin, from_env)
     else:  # str, Secret, SecretUrl
@@ -438,6 +488,14 @@ def _convert(path: str, raw: Any, hint: Any, meta: Mapping, origin: str, from_en
     if base is Secret:
         return Secret(value)
     return value
+
+
+def _flag(path: str, raw: Any, origin: str, from_env: bool) -> bool:
+    if from_env and raw.lower() in ("true", "1", "yes", "false", "0", "no"):
+        return raw.lower() in ("true", "1", "yes")
+    if not from_env and isinstance(raw, bool):
+        return raw
+    raise SettingsError(path, f"must be true or false, got {raw!r}", origin)
 
 
 def _number(path: str, raw: Any, kind: type, origin: str, from_env: bool):

@@ -48,7 +48,7 @@ def write_config(folder: Path, stocks: int, cryptos: int) -> Path:
     lines = ["[assets]", "stocks = ["]
     lines += [f'  {{symbol = "B{i:04d}"}},' for i in range(stocks)]
     lines += ["]", "cryptos = ["]
-    lines += [f'  {{symbol = "K{i:04d}", coingecko_id = "kcoin-{i:04d}", yahoo = "K{i:04d}-USD"}},'
+    lines += [f'  {{symbol = "K{i:04d}", coingecko_id = "k{i:04d}", yahoo = "K{i:04d}-USD"}},'
               for i in range(cryptos)]
     lines += ["]"]
     for provider in ("yahoo", "coingecko"):
@@ -126,6 +126,7 @@ def main() -> None:
     parser.add_argument("--cryptos", type=int, default=1000)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--no-crosscheck", action="store_true", help="validation judges each quote alone")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="finhub-bench-pipeline-"))
     client = redis.Redis.from_url(REDIS_URL)
@@ -138,6 +139,8 @@ def main() -> None:
            "FINHUB_DATA_DIR": str(folder / "var"), "FINHUB_YAHOO_URL": url,
            "FINHUB_COINGECKO_URL": f"{url}/api/v3/", "FINHUB_LOG_FORMAT": "json", "FINHUB_LOG_LEVEL": "WARNING",
            "PYTHONPATH": str(ROOT), **WORKER_ENV}
+    if args.no_crosscheck:
+        env.update(FINHUB_VALIDATION_CROSSCHECK_CRYPTO="false", FINHUB_VALIDATION_STOCK_SPOT_CHECKS="0")
     engine = make_engine(f"sqlite:///{folder / 'var' / 'finhub.db'}")
     migrate(engine)
     workers = start([str(Path(sys.executable).with_name("dramatiq")), "actors", "-p", str(args.workers)], env,

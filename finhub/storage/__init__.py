@@ -9,6 +9,8 @@ Public API::
     last_timestamp(engine, "AAPL", "1d")         # resume point for history
     delete_older_than(engine, cutoff)            # retention in bounded batches
     quarantine_rows(engine, rows); recent_quarantined(engine)
+    store_judged(engine, price_rows, quarantined)   # validation's verdicts in one transaction
+    single_source_rows(engine, since)            # what the validation sweep re-examines
     summary(engine)                              # {asset_type: (rows, newest)} for status
     store_snapshot(engine, "top"|"trending", at, coins); latest_snapshot(engine, kind)
     bar_span(engine, "AAPL", "1d", start, end)  # first/last stored bar in a range: where history resumes
@@ -16,9 +18,10 @@ Public API::
 """
 
 from finhub.storage.engine import make_engine, migrate
+from finhub.storage.judged import store_judged
 from finhub.storage.levels import levels_stored, prices_since, stored_levels, upsert_levels
 from finhub.storage.prices import (bar_span, check_row, delete_older_than, last_timestamp, last_timestamps,
-                                   latest_prices, summary, upsert_prices)
+                                   latest_prices, single_source_rows, summary, upsert_prices)
 from finhub.storage.quarantine import quarantine_rows, recent_quarantined
 from finhub.storage.rankings import latest_snapshot, store_snapshot
 from finhub.storage.schema import prices, quarantine
@@ -27,5 +30,5 @@ __all__ = [
     "make_engine", "migrate", "check_row", "upsert_prices", "latest_prices", "last_timestamp", "last_timestamps",
     "delete_older_than", "summary", "quarantine_rows", "recent_quarantined", "prices", "quarantine",
     "latest_snapshot", "store_snapshot", "bar_span", "prices_since", "upsert_levels", "stored_levels",
-    "levels_stored",
+    "levels_stored", "store_judged", "single_source_rows",
 ]

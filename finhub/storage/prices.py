@@ -8,7 +8,7 @@ from functools import cache, partial
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 
-from sqlalchemy import Engine, bindparam, func, select, text
+from sqlalchemy import Connection, Engine, bindparam, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from finhub.storage.schema import ASSET_TYPES, INTERVALS, PRICE_FIELDS, VALIDATION_STATUSES, prices
@@ -88,9 +88,17 @@ def upsert_prices(engine: Engine, rows: Sequence[Mapping]) -> int:
     """
     if not rows:
         return 0
+    with engine.begin() as connection:
+        return upsert_prices_on(connection, rows)
+
+
+def upsert_prices_on(connection: Connection, rows: Sequence[Mapping]) -> int:
+    """:func:`upsert_prices` inside the caller's transaction."""
+    if not rows:
+        return 0
     for row in rows:
         check_row(row)
-    dialect = engine.dialect
+    dialect = connection.dialect
     to_db = partial(prices.c.timestamp.type.process_bind_param, dialect=dialect)
     stamp = to_db(datetime.now(timezone.utc))
     values = [
@@ -104,9 +112,20 @@ def upsert_prices(engine: Engine, rows: Sequence[Mapping]) -> int:
     sql, order = _upsert_statement(dialect)
     if order is not None:
         values = [tuple(v[name] for name in order) for v in values]
-    with engine.begin() as connection:
-        connection.exec_driver_sql(sql, values)
+    connection.exec_driver_sql(sql, values)
     return len(values)
+
+
+def single_source_rows(engine: Engine, since: datetime, interval: str = "quote") -> list[dict]:
+    """Each symbol's newest single-source row of ``interval`` with a market time from ``since`` on."""
+    newest = (select(prices.c.symbol, func.max(prices.c.timestamp).label("timestamp"))
+              .where(prices.c.validation_status == "single_source", prices.c.interval == interval,
+                     prices.c.timestamp >= since)
+              .group_by(prices.c.symbol).subquery())
+    query = select(prices).join(newest, (prices.c.symbol == newest.c.symbol) & (
+        prices.c.timestamp == newest.c.timestamp)).where(prices.c.interval == interval).order_by(prices.c.symbol)
+    with engine.connect() as connection:
+        return [dict(r) for r in connection.execute(query).mappings()]
 
 
 def latest_prices(engine: Engine, interval: str = "quote", symbols: Iterable[str] | None = None) -> dict[str, dict]:

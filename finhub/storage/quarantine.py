@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from finhub.storage.schema import quarantine
@@ -18,15 +18,22 @@ def quarantine_rows(engine: Engine, rows: Sequence[Mapping]) -> int:
     """Store rejected observations; one row per (symbol, interval, timestamp), the latest verdict wins."""
     if not rows:
         return 0
+    with engine.begin() as connection:
+        return quarantine_rows_on(connection, rows)
+
+
+def quarantine_rows_on(connection: Connection, rows: Sequence[Mapping]) -> int:
+    """:func:`quarantine_rows` inside the caller's transaction."""
+    if not rows:
+        return 0
     now = datetime.now(timezone.utc)
     values = [{**{c: row[c] for c in QUARANTINE_FIELDS}, "created_at": now} for row in rows]
-    stmt = (postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert)(quarantine)
+    stmt = (postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert)(quarantine)
     stmt = stmt.on_conflict_do_update(
         index_elements=["symbol", "interval", "timestamp"],
         set_={c: getattr(stmt.excluded, c) for c in ("reason", "detail", "observations", "created_at")},
     )
-    with engine.begin() as connection:
-        connection.execute(stmt, values)
+    connection.execute(stmt, values)
     return len(values)
 
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from types import MappingProxyType
 
-from finhub.universe import AssetType
+from finhub.settings import SettingsError, ValidationSettings
+from finhub.universe import AssetType, Universe
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,3 +65,30 @@ class ValidationPolicy:
 
 
 DEFAULT_POLICY = ValidationPolicy()
+
+
+def policy_from_settings(settings: ValidationSettings, universe: Universe) -> ValidationPolicy:
+    """The policy of the ``validation`` settings; per-asset overrides start from their asset type's.
+
+    Raises :class:`SettingsError` for an override of an unknown asset or with tolerance >= jump.
+    """
+    def limits(prefix: str) -> Limits:
+        return Limits(tolerance=getattr(settings, f"{prefix}tolerance_pct") / 100,
+                      jump=getattr(settings, f"{prefix}jump_pct") / 100,
+                      heartbeat=timedelta(seconds=getattr(settings, f"{prefix}heartbeat")))
+
+    stock, crypto = limits("stock_"), limits("crypto_")
+    assets = {}
+    for symbol, own in settings.assets.items():
+        key = f"validation.assets.{symbol}"
+        if symbol not in universe:
+            raise SettingsError(key, "not an asset of the universe")
+        base = stock if universe[symbol].asset_type == AssetType.STOCK else crypto
+        changes = {name: own[f"{name}_pct"] / 100 for name in ("tolerance", "jump") if f"{name}_pct" in own}
+        if "heartbeat" in own:
+            changes["heartbeat"] = timedelta(seconds=own["heartbeat"])
+        try:
+            assets[symbol] = replace(base, **changes)
+        except ValueError as exc:
+            raise SettingsError(key, str(exc)) from None
+    return ValidationPolicy(stock=stock, crypto=crypto, assets=assets)

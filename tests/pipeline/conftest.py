@@ -38,6 +38,9 @@ def env(tmp_path, sandbox, redis_db):
             # Reruns within a minute would meet CoinGecko's keyless 5 a minute: quotas have tests of their own.
             "FINHUB_COINGECKO_QUOTA_PER_MINUTE": "0", "FINHUB_COINGECKO_QUOTA_MIN_SPACING": "0",
             "FINHUB_YAHOO_QUOTA_PER_SECOND": "0",
+            # Workers judge staleness by the real clock, the sandbox's is frozen: prices must not age here
+            # (staleness has tests of its own, with a frozen "now").
+            "FINHUB_VALIDATION_STOCK_HEARTBEAT": "1e9", "FINHUB_VALIDATION_CRYPTO_HEARTBEAT": "1e9",
             "PYTHONPATH": str(ROOT), "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
 
 
