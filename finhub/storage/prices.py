@@ -128,7 +128,7 @@ def latest_prices(engine: Engine, interval: str = "quote", symbols: Iterable[str
     names = ", ".join(f"p.{c.name}" for c in selected)
     query = text(_NEWEST[dialect].format(symbols=source, columns=names)).columns(*selected)
     with engine.connect() as connection:
-        return {r["symbol"]: dict(r) for r in connection.execute(query, params).mappings()}
+        return {r["symbol"]: dict(r) for r in connection.execute(query, params).mappings().all()}
 
 
 def last_timestamp(engine: Engine, symbol: str, interval: str) -> datetime | None:
