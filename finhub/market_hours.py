@@ -87,3 +87,20 @@ def stock_quotes_due(now: datetime, last_quote: datetime | None) -> bool:
     Sunday stores Friday's close; after that no calls until the next open.
     """
     return is_open(now) or last_quote is None or last_quote < last_close(now) - CLOSE_TOLERANCE
+
+
+#: How long after the bell the market-open and market-close jobs still count as "at" it.
+BELL_WINDOW = timedelta(minutes=10)
+
+
+def just_opened(now: datetime) -> bool:
+    """Whether NYSE opened a session within the last :data:`BELL_WINDOW` (holidays: never)."""
+    minute = _minute(now)
+    opens, closes = sessions()
+    i = bisect.bisect_right(opens, minute) - 1
+    return i >= 0 and minute < closes[i] and minute - opens[i] < BELL_WINDOW.total_seconds()
+
+
+def just_closed(now: datetime) -> bool:
+    """Whether a session (early closes included) closed within the last :data:`BELL_WINDOW`."""
+    return timedelta(0) <= now - last_close(now) < BELL_WINDOW
