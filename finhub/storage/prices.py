@@ -114,7 +114,7 @@ def latest_prices(engine: Engine, interval: str = "quote", symbols: Iterable[str
     """The newest row of ``interval`` per symbol (all symbols, or only ``symbols``), keyed by symbol.
 
     ``columns`` narrows each row to those columns (``symbol`` is always there): callers that need
-    only the price and its time skip converting the other 14, most of the cost on PostgreSQL.
+    only the price and its time skip converting the other columns, most of the cost on PostgreSQL.
     """
     selected = [prices.c.symbol, *(prices.c[c] for c in columns if c != "symbol")] if columns else list(prices.c)
     dialect = engine.dialect.name
