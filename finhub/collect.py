@@ -36,7 +36,7 @@ def due_stocks(ctx: Context, symbols: Iterable[str], now: datetime) -> list[Asse
     assets = [a for a in ctx.universe.select(list(symbols)) if a.active]
     if not assets:
         return []
-    latest = latest_prices(ctx.engine, "quote", [a.symbol for a in assets])
+    latest = latest_prices(ctx.engine, "quote", [a.symbol for a in assets], columns=["timestamp"])
     return [a for a in assets if stock_quotes_due(now, latest.get(a.symbol, {}).get("timestamp"))]
 
 

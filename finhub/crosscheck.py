@@ -49,7 +49,7 @@ def validate_batch(ctx: Context, observations: Iterable[Observation], now: datet
     if not primaries:
         return []
     policy = ctx.validation_policy
-    latest = latest_prices(ctx.engine, "quote", list(primaries))
+    latest = latest_prices(ctx.engine, "quote", list(primaries), columns=["price", "timestamp", "validation_status"])
     last_good = {symbol: LastGood(row["price"], row["timestamp"]) for symbol, row in latest.items()}
     jumps = {s for s, o in primaries.items()
              if s in last_good and _is_jump(o.price, last_good[s].price, policy.limits(s, o.asset_type).jump)}

@@ -25,7 +25,7 @@ from finhub.broker import resolve_redis_url
 from finhub.context import Context
 from finhub.lease import Lease, claim_run
 from finhub.logs import configure_logging, get_logger
-from finhub.plan import build_plan, render
+from finhub.plan import batch_size, build_plan, render
 from finhub.settings import SettingsError, load_settings
 from finhub.workers import start_workers, stop_workers
 
@@ -55,9 +55,9 @@ def _jobs(ctx: Context) -> list[Job]:
     s, universe = ctx.settings, ctx.universe
 
     def batch_of(chain: list[str]) -> int:
-        """Symbols per message: what the chain's first provider answers in one call."""
-        primary = ctx.providers.get(chain[0])
-        return primary.batch_size if primary is not None else DEFAULT_BATCH
+        """Symbols per message: what the chain's first provider answers in one call (read from the
+        settings: building the providers would import yfinance and pandas into the driver)."""
+        return batch_size(s, chain[0]) or DEFAULT_BATCH
 
     def send_batches(actor, assets, size):
         return lambda: [actor.send(batch) for batch in collect.batches(assets, size)]

@@ -134,6 +134,11 @@ def _batch(settings: Settings, provider: str) -> int:
             "alphavantage": 1}[provider]
 
 
+def batch_size(settings: Settings, provider: str) -> int | None:
+    """Symbols per quote call of ``provider``; None when it is not enabled (Alpha Vantage without a key)."""
+    return _batch(settings, provider) if provider in _enabled(settings) else None
+
+
 def _served(universe_assets, provider: str) -> int:
     attribute = {"yahoo": "yahoo", "coingecko": "coingecko_id", "alphavantage": "alphavantage"}[provider]
     return sum(1 for a in universe_assets if getattr(a, attribute))

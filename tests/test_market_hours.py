@@ -4,7 +4,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from finhub.market_hours import is_open, last_close, stock_quotes_due
+from finhub.market_hours import calendar, is_open, last_close, stock_quotes_due
 
 
 def utc(*args):
@@ -53,3 +53,19 @@ def test_first_start_on_a_sunday_fetches_fridays_close_once():
 def test_naive_datetimes_are_refused():
     with pytest.raises(ValueError):
         is_open(datetime(2026, 11, 20, 15, 0))
+
+
+def test_answers_agree_with_exchange_calendars_minute_by_minute():
+    """The bisection over session opens and closes answers as the calendar's own minute lookups,
+    over Thanksgiving week 2026 (a holiday, an early close, a weekend)."""
+    import pandas as pd
+
+    cal = calendar()
+    start = utc(2026, 11, 23, 0, 0)
+    for minute in (start + timedelta(minutes=m) for m in range(0, 7 * 1440, 3)):
+        stamp = pd.Timestamp(minute)
+        assert is_open(minute + timedelta(seconds=59)) == cal.is_open_on_minute(stamp), minute
+        day = stamp.normalize().tz_localize(None)
+        closed_today = not cal.is_open_on_minute(stamp) and cal.is_session(day) and cal.session_close(day) <= stamp
+        expected = cal.session_close(day) if closed_today else cal.previous_close(stamp)
+        assert last_close(minute) == expected.to_pydatetime(), minute

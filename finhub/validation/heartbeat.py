@@ -13,7 +13,7 @@ import itertools
 from datetime import datetime, timedelta, timezone
 from functools import cache, lru_cache
 
-from finhub.market_hours import calendar
+from finhub.market_hours import sessions
 from finhub.universe import AssetType
 
 #: Earlier than any market time: nothing is stale.
@@ -23,9 +23,7 @@ _NEVER = datetime.min.replace(tzinfo=timezone.utc)
 @cache
 def _sessions() -> tuple[list[float], list[float], list[float]]:
     """NYSE session opens and closes (POSIX seconds), and the open seconds before each session."""
-    cal = calendar()
-    opens = [t.timestamp() for t in cal.opens]
-    closes = [t.timestamp() for t in cal.closes]
+    opens, closes = sessions()
     lengths = (close - open_ for open_, close in zip(opens, closes))
     before = list(itertools.accumulate(lengths, initial=0.0))[:-1]
     return opens, closes, before

@@ -73,6 +73,15 @@ def test_latest_price_per_symbol_ignores_other_intervals(engine):
     assert latest_prices(engine, "1wk") == {}
 
 
+def test_latest_price_narrowed_to_some_columns_matches_the_full_rows(engine):
+    upsert_prices(engine, [row(s, m, 10.0 * (i + 1) + m) for i, s in enumerate(("AAPL", "MSFT")) for m in range(3)])
+    full = latest_prices(engine, symbols=["AAPL", "MSFT", "NOPE"])
+    narrow = latest_prices(engine, symbols=["AAPL", "MSFT", "NOPE"], columns=["price", "timestamp"])
+    assert narrow == {s: {"symbol": s, "price": r["price"], "timestamp": r["timestamp"]} for s, r in full.items()}
+    assert narrow["MSFT"] == {"symbol": "MSFT", "price": 20.0, "timestamp": T0}
+    assert narrow["MSFT"]["timestamp"].utcoffset() == timedelta(0)
+
+
 def test_last_timestamp_per_symbol_and_interval(engine):
     upsert_prices(engine, [row("BTC", m, interval="1d", asset_type="crypto") for m in (0, 1440, 2880)])
     assert last_timestamp(engine, "BTC", "1d") == T0
