@@ -53,9 +53,10 @@ def validate_batch(ctx: Context, observations: Iterable[Observation], now: datet
     last_good = {symbol: LastGood(row["price"], row["timestamp"]) for symbol, row in latest.items()}
     jumps = {s for s, o in primaries.items()
              if s in last_good and _is_jump(o.price, last_good[s].price, policy.limits(s, o.asset_type).jump)}
-    wanted = _to_crosscheck(ctx, primaries, jumps, now)
+    wanted, spot = _to_crosscheck(ctx, primaries, jumps, now)
     observed = {symbol: [primary] for symbol, primary in primaries.items()}
     _add(observed, _more_opinions(ctx, [observed[s] for s in wanted]))
+    _add(observed, _more_opinions(ctx, [observed[s] for s in spot], Purpose.SPOT_CHECK))
 
     def judge(symbol: str) -> Decision:
         return decide(observed[symbol], primary=primaries[symbol].provider, now=now,
@@ -87,7 +88,7 @@ def sweep(ctx: Context, now: datetime | None = None) -> Counter:
     now = now or datetime.now(timezone.utc)
     rows = [r for r in single_source_rows(ctx.engine, now - SWEEP_WINDOW) if r["symbol"] in ctx.universe]
     primaries = {r["symbol"]: _observation(r) for r in rows}
-    seconds = _more_opinions(ctx, [[o] for o in primaries.values()])
+    seconds = _more_opinions(ctx, [[o] for o in primaries.values()], Purpose.SPOT_CHECK)
     upgraded, moved = [], []
     for symbol, extra in seconds.items():
         primary = primaries[symbol]
@@ -146,8 +147,11 @@ def _is_jump(price: float, last: float, jump: float) -> bool:
     return abs(price - last) > jump * last
 
 
-def _to_crosscheck(ctx: Context, primaries: Mapping[str, Observation], jumps: set[str], now: datetime) -> list[str]:
-    """The symbols worth a second price, jumps first (with a budget of one call each, they go first)."""
+def _to_crosscheck(ctx: Context, primaries: Mapping[str, Observation], jumps: set[str],
+                   now: datetime) -> tuple[list[str], list[str]]:
+    """The symbols worth a second price: jumps first (with a budget of one call each, they go first)
+    and cryptos, on the validation budget; then the stocks due a routine spot check, on the smaller
+    spot-check share, so that spot checks never spend what a confirming call needs."""
     settings = ctx.settings.validation
     cryptos = [s for s, o in primaries.items() if o.asset_type == AssetType.CRYPTO]
     stocks = sorted(s for s, o in primaries.items() if o.asset_type == AssetType.STOCK and s not in jumps)
@@ -158,13 +162,14 @@ def _to_crosscheck(ctx: Context, primaries: Mapping[str, Observation], jumps: se
         spot = [s for s, _ in by_age[:settings.stock_spot_checks]]
         # Microseconds apart, in the order checked, so ties never favour the same symbols.
         ctx.redis.zadd(SPOT_CHECKED_KEY, {s: now.timestamp() + i / 1e6 for i, s in enumerate(spot)})
-        wanted += spot
-    return wanted
+        return wanted, spot
+    return wanted, []
 
 
-def _more_opinions(ctx: Context, groups: Sequence[Sequence[Observation]]) -> dict[str, list[Observation]]:
+def _more_opinions(ctx: Context, groups: Sequence[Sequence[Observation]],
+                   purpose: Purpose = Purpose.VALIDATION) -> dict[str, list[Observation]]:
     """One more quote per asset from the rest of its chain (the providers not in its group yet, the
-    primary first in the group), on the validation budget, keyed by symbol."""
+    primary first in the group), on ``purpose``'s budget, keyed by symbol."""
     by_chain: dict[tuple[str, ...], list[Asset]] = {}
     for group in groups:
         primary = group[0]
@@ -178,7 +183,7 @@ def _more_opinions(ctx: Context, groups: Sequence[Sequence[Observation]]) -> dic
             by_chain.setdefault(rest, []).append(ctx.universe[primary.symbol])
     more: dict[str, list[Observation]] = {}
     for chain, assets in by_chain.items():
-        fetched = fetch_quotes(assets, chain, ctx.providers, ctx.quotas, ctx.breakers, purpose=Purpose.VALIDATION)
+        fetched = fetch_quotes(assets, chain, ctx.providers, ctx.quotas, ctx.breakers, purpose=purpose)
         if fetched.pending:
             log.info("no further price within budget", symbols=[a.symbol for a in fetched.pending],
                      why=fetched.skipped)

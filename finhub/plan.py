@@ -178,9 +178,9 @@ def build_plan(settings: Settings, universe: Universe) -> Plan:
             plans[fallback].fallback.append((f"{kind} for {primary}", plans[fallback].coverage(need)))
         if kind == "crypto_quote" and others:  # every crypto quote is cross-checked by a second source
             add("validation", others[0], Purpose.VALIDATION, calls(others[0], assets), every)
-        if kind == "stock_quote" and "alphavantage" in others:  # spot checks fill the validation share
+        if kind == "stock_quote" and "alphavantage" in others:  # spot checks fill their share
             quota = plans["alphavantage"].quota
-            add("validation", "alphavantage", Purpose.VALIDATION, int(quota.per_day * quota.validation), 86400)
+            add("validation", "alphavantage", Purpose.SPOT_CHECK, int(quota.per_day * quota.spot_check), 86400)
 
     for kind, assets in (("stock_history", stocks), ("crypto_history", cryptos)):
         providers = chain(kind)

@@ -55,6 +55,8 @@ class Purpose(StrEnum):
     QUOTES = "quotes"
     FALLBACK = "fallback"
     VALIDATION = "validation"
+    #: Routine stock spot checks and the sweep: below validation, so confirming calls keep a reserve.
+    SPOT_CHECK = "spot_check"
     HISTORY = "history"
 
 

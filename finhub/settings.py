@@ -214,6 +214,7 @@ class QuotaSettings:
     quotes: float = _setting(0.9, _share, doc="share of each window live quotes may fill")
     fallback: float = _setting(1.0, _share, doc="share fallback from a failed provider may fill")
     validation: float = _setting(0.6, _share, doc="share cross-check calls may fill")
+    spot_check: float = _setting(0.3, _share, doc="share routine spot checks and the sweep may fill")
     history: float = _setting(0.5, _share, doc="share history backfills may fill")
 
 

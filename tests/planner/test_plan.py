@@ -27,7 +27,7 @@ def test_default_schedule_fits_and_counts_calls(tmp_path):
     coingecko = plan.providers["coingecko"]
     assert coingecko.used_by("quotes", "per_hour") == 30 + 4 + 2  # quotes, trending, top
     av = plan.providers["alphavantage"]
-    assert av.used_by("validation", "per_day") == 15 and av.total("per_day") <= 25
+    assert av.used_by("spot_check", "per_day") == 7 and av.total("per_day") <= 25  # 8 left to confirm jumps
     coverage = dict(av.fallback)
     assert 0 < coverage["stock_quote for yahoo"] < 0.01  # 25 calls a day cannot replace Yahoo
 

@@ -121,18 +121,31 @@ def test_stock_spot_checks_rotate_through_the_universe(make_ctx, sandbox):
     assert checked == [["AAPL", "IBM"], ["AAPL", "MSFT"], ["IBM", "MSFT"]]
 
 
-def test_alpha_vantage_validation_calls_stay_within_their_share_of_the_daily_budget(make_ctx, sandbox):
-    # 25 a day, 60 % for validation: 15. The per-second and per-minute windows are lifted so the day binds.
+def test_alpha_vantage_spot_checks_leave_confirming_calls_their_reserve_of_the_daily_budget(make_ctx, sandbox):
+    # 25 a day: spot checks may fill 30 % (7), confirming calls 60 % (15). The per-second and
+    # per-minute windows are lifted so the day binds.
     ctx = make_ctx(validation_stock_spot_checks=100, alphavantage_quota_per_second=0,
                    alphavantage_quota_per_minute=0)
-    sandbox.set_clock(AFTER_CLOSE)
-    batch = quotes(ctx, AssetType.STOCK, now=AFTER_CLOSE)
+    thursday = AFTER_CLOSE - timedelta(days=1)
+    sandbox.set_clock(thursday)
+    batch = quotes(ctx, AssetType.STOCK, now=thursday)
     for _ in range(2):
-        decisions = crosscheck.validate_batch(ctx, batch, now=AFTER_CLOSE)
-    assert sandbox.calls()["alphavantage"]["GLOBAL_QUOTE"] == 15
-    # Nothing waits for the budget: every stock is stored, 15 of them validated.
+        decisions = crosscheck.validate_batch(ctx, batch, now=thursday)
+    assert sandbox.calls()["alphavantage"]["GLOBAL_QUOTE"] == 7
+    # Nothing waits for the budget: every stock is stored, 7 of them validated.
     assert crosscheck.counts(decisions) == "0 validated, 48 single-source, 0 quarantined"
-    assert sum(r["validation_status"] == "validated" for r in stored(ctx).values()) == 15
+    assert sum(r["validation_status"] == "validated" for r in stored(ctx).values()) == 7
+    # Spot checks are spent, yet Friday's jumps still get their confirming call, up to the validation share.
+    sandbox.set_clock(AFTER_CLOSE)
+    jumping = ["AAPL", "MSFT", "NVDA", "JPM", "KO", "PG", "XOM", "CVX", "IBM", "V"]
+    sandbox.configure("yahoo", skew={s: 30.0 for s in jumping})
+    decisions = {d.symbol: d for d in crosscheck.validate_batch(
+        ctx, quotes(ctx, AssetType.STOCK, jumping, now=AFTER_CLOSE), now=AFTER_CLOSE)}
+    assert sandbox.calls()["alphavantage"]["GLOBAL_QUOTE"] == 15
+    asked = [s for s, d in decisions.items() if any(o.provider == "alphavantage" for o in d.observations)]
+    assert len(asked) == 8
+    assert {str(decisions[s].reason) for s in set(jumping) - set(asked)} == {"jump"}
+    assert all(d.provider != "yahoo" for d in decisions.values())  # the skewed price is never stored
 
 
 def test_the_sweep_validates_agreeing_rows_and_moves_disagreeing_ones_to_the_quarantine(make_ctx, sandbox):
