@@ -37,6 +37,8 @@ class Fetched:
     retry_after: float | None = None
     #: why each provider was skipped or failed, for logs and status
     skipped: dict[str, str] = field(default_factory=dict)
+    #: a provider had no room now (budget or concurrency): re-queue after ``retry_after``, do not back off
+    throttled: bool = False
 
     def wait(self, seconds: float | None) -> None:
         seconds = DEFAULT_RETRY_AFTER if seconds is None else max(seconds, 0.1)
@@ -91,16 +93,16 @@ def _ask(provider: Provider, assets: list[Asset], purpose: Purpose, quotas: Quot
     batches = [assets[i:i + provider.batch_size] for i in range(0, len(assets), provider.batch_size)]
     for index, batch in enumerate(batches):
         left = [a for b in batches[index:] for a in b]
-        calls = provider.calls_for(len(batch))
-        reservation = quotas.reserve(name, purpose, calls)
-        if not reservation:
-            result.skipped[name] = f"{purpose} budget spent ({reservation.window})"
-            result.wait(reservation.retry_after)
-            return settled, left
+        # The slot first: a call reserved but then not made would waste the budget.
         with quotas.slot(name) as held:
             if not held:
-                result.skipped[name] = "concurrency limit"
+                result.skipped[name], result.throttled = "concurrency limit", True
                 result.wait(1.0)
+                return settled, left
+            reservation = quotas.reserve(name, purpose, provider.calls_for(len(batch)))
+            if not reservation:
+                result.skipped[name], result.throttled = f"{purpose} budget spent ({reservation.window})", True
+                result.wait(reservation.retry_after)
                 return settled, left
             try:
                 quotes = provider.quotes(batch)

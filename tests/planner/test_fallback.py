@@ -47,7 +47,7 @@ class Scripted(Provider):
 
 @pytest.fixture
 def planner(redis_client):
-    quotas = Quotas(redis_client, {"yahoo": QuotaSettings(per_minute=60),
+    quotas = Quotas(redis_client, {"yahoo": QuotaSettings(per_minute=60, concurrency=1),
                                    "alphavantage": QuotaSettings(per_second=1, per_minute=5, per_day=25)})
     breakers = Breakers(redis_client, BreakerSettings(failures=2, cooldown=60))
     return quotas, breakers
@@ -107,3 +107,14 @@ def test_budget_spent_everywhere_leaves_everything_pending(planner):
     yahoo = Scripted("yahoo", 50)
     got = fetch_quotes(STOCKS, ["yahoo"], {"yahoo": yahoo}, quotas, breakers)
     assert yahoo.calls == 0 and got.pending == STOCKS and 0 < got.retry_after <= 60.01 + ARRIVAL_MARGIN_MS / 1000
+    assert got.throttled
+
+
+def test_no_free_slot_spends_no_budget_and_asks_to_come_back(planner):
+    quotas, breakers = planner
+    yahoo = Scripted("yahoo", 50)
+    with quotas.slot("yahoo") as held:  # another worker's call in flight
+        assert held
+        got = fetch_quotes(STOCKS, ["yahoo"], {"yahoo": yahoo}, quotas, breakers)
+    assert yahoo.calls == 0 and quotas.used("yahoo", "per_minute") == 0
+    assert got.pending == STOCKS and got.throttled and 0 < got.retry_after <= 1
