@@ -4,6 +4,7 @@ of its own, flushed) and the provider sandbox."""
 import os
 import subprocess
 import sys
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -43,6 +44,16 @@ def env(tmp_path, sandbox, redis_db):
             "FINHUB_COINGECKO_QUOTA_PER_MINUTE": "0", "FINHUB_COINGECKO_QUOTA_MIN_SPACING": "0",
             "FINHUB_YAHOO_QUOTA_PER_SECOND": "0",
             "PYTHONPATH": str(ROOT), "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+
+
+def wait_for(check, timeout, step=0.2):
+    """Whether ``check()`` came true within ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(step)
+    return False
 
 
 def driver(env, *args, **popen):

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from finhub.universe import build_universe
+from tests.pipeline.conftest import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 CRYPTOS = [a.symbol for a in build_universe().cryptos if a.active]
@@ -20,15 +21,6 @@ QUOTAS = {"per_second": 2, "per_minute": 50}
 HAMMER_SECONDS = 60
 #: Past the minute, so the per-minute window is seen sliding (calls re-admitted as old ones leave).
 OVERRUN_SECONDS = 5
-
-
-def wait_for(check, timeout, step=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(step)
-    return False
 
 
 @pytest.mark.slow
@@ -52,7 +44,7 @@ def test_four_workers_hammering_coingecko_never_exceed_a_window(env, sandbox, tm
                                 start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                for _ in range(4)]
     try:
-        assert wait_for(lambda: served() > served_before, 60), "no worker ever reached the provider"
+        assert wait_for(lambda: served() > served_before, 60, step=0.05), "no worker ever reached the provider"
         time.sleep(HAMMER_SECONDS - 0.5)  # the first call was seen within 50 ms of its arrival
         in_first_minute = served() - served_before
         time.sleep(OVERRUN_SECONDS + 0.5)

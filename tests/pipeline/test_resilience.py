@@ -13,20 +13,11 @@ import redis
 from sqlalchemy import create_engine, text
 
 from finhub.broker import make_broker
-from tests.pipeline.conftest import driver
+from tests.pipeline.conftest import driver, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 #: Alpha Vantage's default free-tier windows, enforced alike by finhub and by the sandbox.
 ALPHAVANTAGE_QUOTAS = {"per_second": 1, "per_minute": 5, "per_day": 25}
-
-
-def wait_for(check, timeout, step=0.2):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(step)
-    return False
 
 
 @pytest.mark.slow
