@@ -16,9 +16,9 @@ semaphore whose slots expire when a holder is killed, so :class:`Quotas` keeps a
 sorted set of holders scored by their expiry, pruned on every acquire.
 
 Timestamps come from the calling host's clock (pyrate-limiter's choice): keep hosts NTP-synced.
-Every window is counted a little longer than the provider's (:data:`ARRIVAL_MARGIN_MS`), because
-the provider counts a call when it arrives, not when it was reserved. ``Settings.time_scale``
-shrinks every window and spacing by one factor (benchmarks run a day in minutes).
+Every window is counted :data:`ARRIVAL_MARGIN_MS` longer than the provider's, because the provider
+counts a call when it arrives, not when it was reserved. ``Settings.time_scale`` shrinks every
+window and spacing by one factor (benchmarks run a day in minutes), never the margin.
 """
 
 from __future__ import annotations
@@ -46,8 +46,7 @@ MONTH_MS = 30 * int(Duration.DAY)
 #: A call reaches the provider some milliseconds after its reservation, and threads do not send in
 #: reservation order: with 4 worker processes on 2 cores the sandbox saw calls up to 8 ms closer
 #: than they were counted (tests/pipeline/test_quota_hammer.py); 100 ms leaves room for a loaded
-#: machine. Windows shorter than a second (spacings, benchmarks' shrunk windows) get a tenth of their
-#: length instead, or the margin would dwarf them.
+#: machine. Real time (network and scheduling delay), so never scaled.
 ARRIVAL_MARGIN_MS = 100
 
 #: pyrate-limiter's script counts a window's entries up to the caller's own "now". A caller that read
@@ -91,8 +90,7 @@ class Reservation:
 
 def counted_ms(ms: float, time_scale: float = 1.0) -> int:
     """How long finhub counts a provider window (or spacing) of ``ms``: scaled, plus the margin."""
-    scaled = ms * time_scale
-    return int(scaled + min(ARRIVAL_MARGIN_MS, scaled / 10))
+    return int(ms * time_scale) + ARRIVAL_MARGIN_MS
 
 
 def purpose_rates(quota: QuotaSettings, purpose: Purpose, time_scale: float = 1.0) -> list[Rate]:

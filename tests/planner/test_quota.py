@@ -124,10 +124,10 @@ def test_a_caller_whose_clock_read_lags_still_counts_calls_stamped_after_it(redi
     assert not late.allowed
 
 
-def test_time_scale_shrinks_every_window_and_short_ones_get_a_tenth_as_margin():
+def test_time_scale_shrinks_every_window_but_not_the_margin():
     rates = purpose_rates(QuotaSettings(per_minute=5, per_day=25, min_spacing=1.0), Purpose.FALLBACK, 0.1)
     assert [(r.limit, r.interval) for r in rates] == [
-        (1, 110), (5, 6_000 + ARRIVAL_MARGIN_MS), (25, 8_640_000 + ARRIVAL_MARGIN_MS)]
+        (1, 100 + ARRIVAL_MARGIN_MS), (5, 6_000 + ARRIVAL_MARGIN_MS), (25, 8_640_000 + ARRIVAL_MARGIN_MS)]
 
 
 def test_redundant_windows_are_dropped():
