@@ -22,6 +22,10 @@ log = get_logger(__name__)
 
 #: Seconds to wait when a provider failed without saying for how long.
 DEFAULT_RETRY_AFTER = 30.0
+#: Windows whose refusal is a pause of a second or so, not a spent budget: wait for the provider
+#: rather than spend the next one's (bench_quota saw CoinGecko's 1 s spacing send cryptos to Alpha
+#: Vantage, whose 25 calls a day the stocks needed while Yahoo was down).
+PAUSE_WINDOWS = frozenset({"per_second", "min_spacing"})
 
 
 @dataclass
@@ -39,6 +43,8 @@ class Fetched:
     skipped: dict[str, str] = field(default_factory=dict)
     #: a provider had no room now (budget or concurrency): re-queue after ``retry_after``, do not back off
     throttled: bool = False
+    #: a provider asked for a short pause (see PAUSE_WINDOWS): the rest of the chain was not asked
+    paused: bool = False
 
     def wait(self, seconds: float | None) -> None:
         seconds = DEFAULT_RETRY_AFTER if seconds is None else max(seconds, 0.1)
@@ -71,6 +77,9 @@ def fetch_quotes(
         observed, not_asked = _ask(provider, served, budget, quotas, breakers, result, errors)
         blocked.update(a.symbol for a in not_asked)
         remaining = [a for a in remaining if a.symbol not in observed]
+        if result.paused:
+            blocked.update(a.symbol for a in remaining)
+            break
     for asset in remaining:
         if asset.symbol in blocked:
             result.pending.append(asset)
@@ -102,6 +111,7 @@ def _ask(provider: Provider, assets: list[Asset], purpose: Purpose, quotas: Quot
             reservation = quotas.reserve(name, purpose, provider.calls_for(len(batch)))
             if not reservation:
                 result.skipped[name], result.throttled = f"{purpose} budget spent ({reservation.window})", True
+                result.paused = reservation.window in PAUSE_WINDOWS
                 result.wait(reservation.retry_after)
                 return settled, left
             try:

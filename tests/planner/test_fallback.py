@@ -118,3 +118,16 @@ def test_no_free_slot_spends_no_budget_and_asks_to_come_back(planner):
         got = fetch_quotes(STOCKS, ["yahoo"], {"yahoo": yahoo}, quotas, breakers)
     assert yahoo.calls == 0 and quotas.used("yahoo", "per_minute") == 0
     assert got.pending == STOCKS and got.throttled and 0 < got.retry_after <= 1
+
+
+def test_a_short_pause_of_the_primary_spares_the_fallback_budget(redis_client):
+    quotas = Quotas(redis_client, {"coingecko": QuotaSettings(per_minute=5, min_spacing=1.0),
+                                   "alphavantage": QuotaSettings(per_day=25)})
+    breakers = Breakers(redis_client, BreakerSettings(failures=2, cooldown=60))
+    cryptos = UNIVERSE.cryptos[:2]
+    coingecko, av = Scripted("coingecko", 250), Scripted("alphavantage", 1)
+    providers = {"coingecko": coingecko, "alphavantage": av}
+    assert fetch_quotes(cryptos, ["coingecko", "alphavantage"], providers, quotas, breakers).observations
+    got = fetch_quotes(cryptos, ["coingecko", "alphavantage"], providers, quotas, breakers)  # within the spacing
+    assert (coingecko.calls, av.calls) == (1, 0) and quotas.used("alphavantage", "per_day") == 0
+    assert got.pending == cryptos and got.throttled and 0 < got.retry_after <= 1 + ARRIVAL_MARGIN_MS / 1000
