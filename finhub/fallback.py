@@ -22,9 +22,9 @@ log = get_logger(__name__)
 
 #: Seconds to wait when a provider failed without saying for how long.
 DEFAULT_RETRY_AFTER = 30.0
-#: Windows whose refusal is a pause of a second or so, not a spent budget: wait for the provider
-#: rather than spend the next one's (bench_quota saw CoinGecko's 1 s spacing send cryptos to Alpha
-#: Vantage, whose 25 calls a day the stocks needed while Yahoo was down).
+#: Windows whose refusal is a pause of a second or so, not a spent budget (nor is a busy concurrency
+#: slot): wait for the provider rather than spend the next one's (bench_quota saw CoinGecko's 1 s
+#: spacing send cryptos to Alpha Vantage, whose 25 calls a day the stocks needed while Yahoo was down).
 PAUSE_WINDOWS = frozenset({"per_second", "min_spacing"})
 
 
@@ -105,7 +105,7 @@ def _ask(provider: Provider, assets: list[Asset], purpose: Purpose, quotas: Quot
         # The slot first: a call reserved but then not made would waste the budget.
         with quotas.slot(name) as held:
             if not held:
-                result.skipped[name], result.throttled = "concurrency limit", True
+                result.skipped[name], result.throttled, result.paused = "concurrency limit", True, True
                 result.wait(1.0)
                 return settled, left
             reservation = quotas.reserve(name, purpose, provider.calls_for(len(batch)))

@@ -110,13 +110,13 @@ def test_budget_spent_everywhere_leaves_everything_pending(planner):
     assert got.throttled
 
 
-def test_no_free_slot_spends_no_budget_and_asks_to_come_back(planner):
+def test_no_free_slot_spends_no_budget_anywhere_and_asks_to_come_back(planner):
     quotas, breakers = planner
-    yahoo = Scripted("yahoo", 50)
+    yahoo, av = Scripted("yahoo", 50), Scripted("alphavantage", 1)
     with quotas.slot("yahoo") as held:  # another worker's call in flight
         assert held
-        got = fetch_quotes(STOCKS, ["yahoo"], {"yahoo": yahoo}, quotas, breakers)
-    assert yahoo.calls == 0 and quotas.used("yahoo", "per_minute") == 0
+        got = fetch_quotes(STOCKS, ["yahoo", "alphavantage"], {"yahoo": yahoo, "alphavantage": av}, quotas, breakers)
+    assert (yahoo.calls, av.calls) == (0, 0) and quotas.used("yahoo", "per_minute") == 0
     assert got.pending == STOCKS and got.throttled and 0 < got.retry_after <= 1
 
 
