@@ -12,7 +12,7 @@ import signal
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -51,7 +51,6 @@ def _jobs(ctx: Context) -> list[Job]:
     import actors
 
     s, universe = ctx.settings, ctx.universe
-    scale = s.time_scale  # 1 except in benchmarks, which run a day in minutes
 
     def batch_of(chain: list[str]) -> int:
         """Symbols per message: what the chain's first provider answers in one call."""
@@ -68,16 +67,14 @@ def _jobs(ctx: Context) -> list[Job]:
             return [actors.crypto_rankings.send(kind, slot.isoformat())]
         return send
 
-    every = {name: getattr(s.schedule, name) * scale
-             for name in ("crypto_quotes", "stock_quotes", "health", "trending", "top_cryptos")}
     return [
-        Job("crypto_quotes", every["crypto_quotes"], send_batches(actors.crypto_quotes, universe.cryptos,
+        Job("crypto_quotes", s.schedule.crypto_quotes, send_batches(actors.crypto_quotes, universe.cryptos,
                                                                   batch_of(s.fallback.crypto_quote))),
-        Job("stock_quotes", every["stock_quotes"], send_batches(actors.stock_quotes, universe.stocks,
+        Job("stock_quotes", s.schedule.stock_quotes, send_batches(actors.stock_quotes, universe.stocks,
                                                                 batch_of(s.fallback.stock_quote))),
-        Job("health", every["health"], lambda: [actors.health.send()]),
-        Job("trending", every["trending"], snapshot("trending", every["trending"])),
-        Job("top_cryptos", every["top_cryptos"], snapshot("top", every["top_cryptos"])),
+        Job("health", s.schedule.health, lambda: [actors.health.send()]),
+        Job("trending", s.schedule.trending, snapshot("trending", s.schedule.trending)),
+        Job("top_cryptos", s.schedule.top_cryptos, snapshot("top", s.schedule.top_cryptos)),
         Job("cleanup", None, lambda: [actors.cleanup.send()]),
     ]
 
@@ -88,7 +85,7 @@ def _fire(ctx: Context, lease: Lease, job: Job) -> None:
         return
     now = time.time()
     slot = int(now // job.every) if job.every else int(now // 86400)
-    if not claim_run(ctx.redis, job.name, slot, int((job.every or 86400) * 2)):
+    if not claim_run(ctx.redis, job.name, slot, (job.every or 86400) * 2):
         return
     sent = job.enqueue()
     log.info("enqueued", job=job.name, messages=len(sent))
@@ -186,7 +183,8 @@ def _run_forever(ctx: Context) -> int:
     hour, minute = (int(x) for x in ctx.settings.schedule.cleanup_at.split(":"))
     _on_lease(lease)
     first_run = datetime.now(timezone.utc) + timedelta(seconds=1)  # refresh at start-up, then on schedule
-    for job in _jobs(ctx):
+    scale = ctx.settings.time_scale  # 1 except in benchmarks, which run a day in minutes
+    for job in (replace(j, every=j.every * scale) if j.every else j for j in _jobs(ctx)):
         if job.every:
             scheduler.add_job(_fire, IntervalTrigger(seconds=job.every), args=(ctx, lease, job), id=job.name,
                               name=job.name, next_run_time=first_run)
