@@ -9,7 +9,8 @@ provider's default windows (min_spacing is finhub's alone: the sandbox has no su
 answers 429 / ``Information`` beyond them. Each scenario runs ``start_background_jobs.py`` with
 its workers for one compressed day on a fresh Redis database and data folder, then prints per
 provider and window the most calls the sandbox saw in any such window against the quota, the
-over-quota answers it gave, and the share of scheduled refreshes (assets x runs) served.
+over-quota answers it gave, the share of scheduled refreshes (assets x runs) served, and the quote
+messages still queued or dead-lettered when the day ended.
 
 Scenarios: all providers up; Yahoo down (every Yahoo answer a 5xx). Targets: 0 over quota; >= 99 %
 served with all up; with Yahoo down every crypto refresh, and the stock refreshes that fit Alpha
@@ -36,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 import redis  # noqa: E402
 
-from finhub.collect import SERVED_KEY  # noqa: E402
+from finhub.collect import SERVED_KEY, queue_depths  # noqa: E402
 from finhub.market_hours import is_open  # noqa: E402
 from finhub.sandbox import Sandbox  # noqa: E402
 from finhub.sandbox.controls import PROVIDERS, WINDOWS  # noqa: E402
@@ -114,7 +115,8 @@ def run(scenario: str, scale: float, workers: int) -> dict:
         windows = {p: {w: (most_in_window(sandbox.state.served_at(p), WINDOWS[w] * scale), limit)
                        for w, limit in q.items()} for p, q in quotas.items()}
     served = {k: int(v) for k, v in client.hgetall(SERVED_KEY).items()}
-    return {"windows": windows, "over_quota": stats["over_quota"], "calls": stats["calls"],
+    prices = queue_depths(client, ["prices"])["prices"]
+    return {"left": {"queued": prices["waiting"] + prices["delayed"], "dead": prices["dead"]}, "windows": windows, "over_quota": stats["over_quota"], "calls": stats["calls"],
             "stock_refreshes": runs.get("stock_quotes", 0) * stocks,
             "crypto_refreshes": runs.get("crypto_quotes", 0) * cryptos,
             "stocks_served": {k.split(":")[1]: v for k, v in served.items() if k.startswith("stock:")},
@@ -138,6 +140,8 @@ def report(scenario: str, results: list[dict]) -> None:
         share = total / scheduled_ if scheduled_ else 0.0
         print(f"  {kind} refreshes: {total:g} served of {scheduled_:g} scheduled ({share:.1%}); by provider: "
               + (", ".join(f"{p} {n:g}" for p, n in by.items()) or "none"))
+    print("  quote messages left when the day ended: "
+          + ", ".join(f"{k} {statistics.median(r['left'][k] for r in results):g}" for k in ("queued", "dead")))
 
 
 def main() -> None:
