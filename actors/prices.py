@@ -26,8 +26,8 @@ def _quotes(actor, asset_type: AssetType, symbols: list[str]) -> None:
                        f"{len(fetched.rejected)} rejected")
     if fetched.pending:
         pending = [a.symbol for a in fetched.pending]
-        if any("budget" in reason for reason in fetched.skipped.values()):
-            # Budget spent: come back when it has room, without burning this message's retries.
+        if fetched.throttled:
+            # Budget spent or every slot busy: come back when there is room, without burning retries.
             actor.send_with_options(args=(pending,), delay=int(fetched.retry_after * 1000))
             log.info("quota reached, re-queued", actor=actor.actor_name, symbols=pending,
                      delay_s=round(fetched.retry_after, 1))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta, timezone
 
@@ -21,6 +22,8 @@ log = get_logger(__name__)
 BAD_SYMBOLS_KEY = "finhub:bad_symbols"
 JOBS_KEY = "finhub:jobs"
 QUEUES_KEY = "finhub:health:queues"
+#: Quotes fetched, per ``asset_type:provider`` (counters; read by scripts/bench_quota.py).
+SERVED_KEY = "finhub:quotes_served"
 #: The queues finhub's actors use, by purpose.
 QUEUES = ("prices", "validation", "history", "maintenance")
 
@@ -53,6 +56,8 @@ def collect_quotes(ctx: Context, asset_type: AssetType, symbols: Sequence[str],
         return Fetched()
     fetched = fetch_quotes(assets, chain, ctx.providers, ctx.quotas, ctx.breakers)
     record_rejected(ctx, fetched)
+    for provider, count in Counter(o.provider for o in fetched.observations).items():
+        ctx.redis.hincrby(SERVED_KEY, f"{asset_type}:{provider}", count)
     return fetched
 
 

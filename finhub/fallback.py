@@ -24,6 +24,10 @@ log = get_logger(__name__)
 DEFAULT_RETRY_AFTER = 30.0
 #: One provider call for a batch of assets (by default ``Provider.quotes``).
 Call = Callable[[Provider, list[Asset]], Quotes]
+#: Windows whose refusal is a pause of a second or so, not a spent budget (nor is a busy concurrency
+#: slot): wait for the provider rather than spend the next one's (bench_quota saw CoinGecko's 1 s
+#: spacing send cryptos to Alpha Vantage, whose 25 calls a day the stocks needed while Yahoo was down).
+PAUSE_WINDOWS = frozenset({"per_second", "min_spacing"})
 
 
 @dataclass
@@ -39,6 +43,10 @@ class Fetched:
     retry_after: float | None = None
     #: why each provider was skipped or failed, for logs and status
     skipped: dict[str, str] = field(default_factory=dict)
+    #: a provider had no room now (budget or concurrency): re-queue after ``retry_after``, do not back off
+    throttled: bool = False
+    #: a provider asked for a short pause (see PAUSE_WINDOWS): the rest of the chain was not asked
+    paused: bool = False
 
     def wait(self, seconds: float | None) -> None:
         seconds = DEFAULT_RETRY_AFTER if seconds is None else max(seconds, 0.1)
@@ -73,6 +81,9 @@ def fetch_quotes(
         observed, not_asked = _ask(provider, served, budget, quotas, breakers, result, errors, call)
         blocked.update(a.symbol for a in not_asked)
         remaining = [a for a in remaining if a.symbol not in observed]
+        if result.paused:
+            blocked.update(a.symbol for a in remaining)
+            break
     for asset in remaining:
         if asset.symbol in blocked:
             result.pending.append(asset)
@@ -97,16 +108,17 @@ def _ask(provider: Provider, assets: list[Asset], purpose: Purpose, quotas: Quot
     batches = [assets[i:i + size] for i in range(0, len(assets), size)]
     for index, batch in enumerate(batches):
         left = [a for b in batches[index:] for a in b]
-        calls = 1 if call else provider.calls_for(len(batch))
-        reservation = quotas.reserve(name, purpose, calls)
-        if not reservation:
-            result.skipped[name] = f"{purpose} budget spent ({reservation.window})"
-            result.wait(reservation.retry_after)
-            return settled, left
+        # The slot first: a call reserved but then not made would waste the budget.
         with quotas.slot(name) as held:
             if not held:
-                result.skipped[name] = "concurrency limit"
+                result.skipped[name], result.throttled, result.paused = "concurrency limit", True, True
                 result.wait(1.0)
+                return settled, left
+            reservation = quotas.reserve(name, purpose, 1 if call else provider.calls_for(len(batch)))
+            if not reservation:
+                result.skipped[name], result.throttled = f"{purpose} budget spent ({reservation.window})", True
+                result.paused = reservation.window in PAUSE_WINDOWS
+                result.wait(reservation.retry_after)
                 return settled, left
             try:
                 quotes = call(provider, batch) if call else provider.quotes(batch)

@@ -156,7 +156,7 @@ def run_tasks(ctx: Context, tasks: Sequence[Task]) -> Outcome:
             continue
         if fetched.pending:
             outcome.pending.append(task)
-            outcome.budget_spent |= any("budget" in reason for reason in fetched.skipped.values())
+            outcome.budget_spent |= fetched.throttled
             if fetched.retry_after is not None:
                 outcome.retry_after = min(outcome.retry_after or fetched.retry_after, fetched.retry_after)
             continue

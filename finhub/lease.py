@@ -51,6 +51,6 @@ class Lease:
             self.held = False
 
 
-def claim_run(redis: Redis, job: str, slot: int, ttl_s: int) -> bool:
+def claim_run(redis: Redis, job: str, slot: int, ttl_s: float) -> bool:
     """True for exactly one caller per (job, scheduled slot): the run's guard key."""
-    return bool(redis.set(f"finhub:run:{job}:{slot}", "1", nx=True, ex=max(ttl_s, 60)))
+    return bool(redis.set(f"finhub:run:{job}:{slot}", "1", nx=True, ex=max(int(ttl_s), 60)))

@@ -95,6 +95,10 @@ def _use_cache_dir(folder: str) -> None:
             _cache_dir = folder
 
 
+#: Requests yfinance makes before a call when it holds no crumb: fc.yahoo.com (cookie), getcrumb.
+HANDSHAKE_REQUESTS = 2
+
+
 class YahooProvider(Provider):
     name = "yahoo"
     serves = frozenset({DataKind.STOCK_QUOTE, DataKind.CRYPTO_QUOTE, DataKind.STOCK_HISTORY,
@@ -120,6 +124,11 @@ class YahooProvider(Provider):
 
     def supports(self, asset: Asset) -> bool:
         return asset.yahoo is not None
+
+    def calls_for(self, n_assets: int) -> int:
+        """Quote calls, plus the cookie and crumb requests yfinance makes first when it holds no
+        crumb (once per process, and after a failure): Yahoo counts those against its limits too."""
+        return super().calls_for(n_assets) + (0 if self._data()._crumb else HANDSHAKE_REQUESTS)
 
     def _data(self) -> YfData:
         # YfData is a process-wide singleton: hand it our session before each use.

@@ -21,9 +21,10 @@ from finhub.sandbox.server import SandboxServer
 class Sandbox:
     """The sandbox server, run in a background thread (a context manager)."""
 
-    def __init__(self, port: int = 0, **controls: dict) -> None:
-        """``controls`` maps a provider name to its start-up controls, e.g. ``yahoo={"latency": 0.1}``."""
-        self.state = State(controls)
+    def __init__(self, port: int = 0, time_scale: float = 1.0, **controls: dict) -> None:
+        """``controls`` maps a provider name to its start-up controls, e.g. ``yahoo={"latency": 0.1}``;
+        ``time_scale`` shrinks the quota windows as finhub's setting of that name does."""
+        self.state = State(controls, time_scale)
         self._server = SandboxServer(port, self.state)
         self._thread: threading.Thread | None = None
 

@@ -58,8 +58,10 @@ def parse_controls(values: dict) -> dict:
 class State:
     """Controls, clock and counters, shared by the server's threads."""
 
-    def __init__(self, initial: dict[str, dict] | None = None) -> None:
+    def __init__(self, initial: dict[str, dict] | None = None, time_scale: float = 1.0) -> None:
         self._lock = threading.Lock()
+        #: Window lengths in seconds, shrunk like finhub's by its ``time_scale`` setting.
+        self.windows = {name: seconds * time_scale for name, seconds in WINDOWS.items()}
         self._initial = {p: Controls(**parse_controls((initial or {}).get(p, {}))) for p in PROVIDERS}
         self.reset()
 
@@ -71,6 +73,7 @@ class State:
             self.over_quota: Counter = Counter()
             self.injected_errors: Counter = Counter()
             self._history: dict[str, deque] = defaultdict(deque)
+            self._served: dict[str, list[float]] = defaultdict(list)
 
     def configure(self, provider: str, **values) -> None:
         if provider not in PROVIDERS:
@@ -90,14 +93,15 @@ class State:
                 return True
             now = time.monotonic()
             history = self._history[provider]
-            longest = max(WINDOWS[w] for w in quotas)
+            longest = max(self.windows[w] for w in quotas)
             while history and history[0] < now - longest:
                 history.popleft()
             for window, limit in quotas.items():
-                if sum(1 for t in history if t > now - WINDOWS[window]) >= limit:
+                if sum(1 for t in history if t > now - self.windows[window]) >= limit:
                     self.over_quota[provider] += 1
                     return False
             history.append(now)
+            self._served[provider].append(now)
             return True
 
     def over_quota_window(self, provider: str) -> str:
@@ -105,8 +109,13 @@ class State:
         now = time.monotonic()
         history = self._history[provider]
         full = [w for w, limit in self.controls[provider].quotas.items()
-                if sum(1 for t in history if t > now - WINDOWS[w]) >= limit]
-        return max(full, key=WINDOWS.get) if full else "per_minute"
+                if sum(1 for t in history if t > now - self.windows[w]) >= limit]
+        return max(full, key=self.windows.get) if full else "per_minute"
+
+    def served_at(self, provider: str) -> list[float]:
+        """Monotonic arrival times of the provider's calls served under a quota, since the last reset."""
+        with self._lock:
+            return list(self._served[provider])
 
     def snapshot(self) -> dict:
         with self._lock:

@@ -4,6 +4,7 @@ of its own, flushed) and the provider sandbox."""
 import os
 import subprocess
 import sys
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -42,6 +43,16 @@ def env(tmp_path, sandbox, redis_db):
             # (staleness has tests of its own, with a frozen "now").
             "FINHUB_VALIDATION_STOCK_HEARTBEAT": "1e9", "FINHUB_VALIDATION_CRYPTO_HEARTBEAT": "1e9",
             "PYTHONPATH": str(ROOT), "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+
+
+def wait_for(check, timeout, step=0.2):
+    """Whether ``check()`` came true within ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(step)
+    return False
 
 
 def driver(env, *args, **popen):

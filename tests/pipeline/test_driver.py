@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+from tests.pipeline.conftest import wait_for
+
 ROOT = Path(__file__).resolve().parents[2]
 from tests.redis_dbs import PIPELINE_DB
 
@@ -18,15 +20,6 @@ def start(env, *args, **extra_env):
     return subprocess.Popen([sys.executable, str(ROOT / "start_background_jobs.py"), *args],
                             env={**env, **extra_env}, cwd=ROOT, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-
-
-def wait_for(predicate, timeout, step=0.2):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(step)
-    return False
 
 
 def alive(pgid: int) -> bool:

@@ -12,6 +12,8 @@ from sqlalchemy import create_engine, text
 
 from finhub.universe import build_universe
 
+from tests.pipeline.conftest import wait_for
+
 ROOT = Path(__file__).resolve().parents[2]
 CRYPTOS = [a.symbol for a in build_universe().cryptos]
 
@@ -20,15 +22,6 @@ def worker(env):
     return subprocess.Popen([str(Path(sys.executable).with_name("dramatiq")), "actors", "-p", "1", "-t", "2"],
                             env=env, cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
-
-
-def wait_for(check, timeout):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.2)
-    return False
 
 
 def test_sigkill_mid_batch_is_redelivered_and_stored_once(env, sandbox, redis_db, tmp_path):

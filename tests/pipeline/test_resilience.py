@@ -1,6 +1,7 @@
 """What real life does to the pipeline: a failing provider, no Redis at all, a Redis restart."""
 
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -12,32 +13,66 @@ import redis
 from sqlalchemy import create_engine, text
 
 from finhub.broker import make_broker
-from finhub.universe import build_universe
+from tests.pipeline.conftest import driver, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
-UNIVERSE = build_universe()
+#: Alpha Vantage's default free-tier windows, enforced alike by finhub and by the sandbox.
+ALPHAVANTAGE_QUOTAS = {"per_second": 1, "per_minute": 5, "per_day": 25}
 
 
-def run_once(env):
-    command = [sys.executable, str(ROOT / "start_background_jobs.py"), "--once", "--timeout", "90"]
-    return subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=150)
+@pytest.mark.slow
+def test_yahoo_failing_then_recovering_through_a_running_driver(env, sandbox, redis_db, tmp_path):
+    """Yahoo answers 5xx then 429: stocks arrive through Alpha Vantage within its budget, Yahoo's
+    breaker opens; Yahoo recovers: one probe closes the breaker and stocks come from Yahoo again.
+    Crypto comes from CoinGecko all along."""
+    env.update({"FINHUB_ALPHAVANTAGE_API_KEY": "test-key", "FINHUB_DATABASE_URL": f"sqlite:///{tmp_path}/finhub.db",
+                "FINHUB_SCHEDULE_STOCK_QUOTES": "2", "FINHUB_SCHEDULE_CRYPTO_QUOTES": "2",
+                "FINHUB_BREAKER_FAILURES": "2", "FINHUB_BREAKER_COOLDOWN": "3"})
+    # Two 5xx a minute, then 429s: both kinds of failure.
+    sandbox.configure("yahoo", error_rate=1.0, quotas={"per_minute": 2})
+    sandbox.configure("alphavantage", quotas=ALPHAVANTAGE_QUOTAS)
+    stats_before = sandbox.stats()
+    engine = create_engine(env["FINHUB_DATABASE_URL"])
 
+    def sources(asset_type):
+        try:
+            with engine.connect() as c:
+                return [s for (s,) in c.execute(text("SELECT source FROM assets_assetpriceshistoric "
+                                                     "WHERE asset_type = :t"), {"t": asset_type})]
+        except Exception:  # noqa: BLE001 - the driver has not migrated yet
+            return []
 
-def test_yahoo_down_stocks_arrive_through_alphavantage_and_crypto_through_coingecko(env, sandbox, tmp_path):
-    sandbox.configure("yahoo", error_rate=1.0)
-    env.update({"FINHUB_ALPHAVANTAGE_API_KEY": "test-key", "FINHUB_ALPHAVANTAGE_QUOTA_PER_SECOND": "0",
-                "FINHUB_ALPHAVANTAGE_QUOTA_PER_MINUTE": "0", "FINHUB_ALPHAVANTAGE_QUOTA_PER_DAY": "0",
-                "FINHUB_DATABASE_URL": f"sqlite:///{tmp_path}/finhub.db"})
+    def breaker():
+        return redis_db.hget("finhub:breaker:yahoo", "state") or "closed"
+
+    def coingecko_calls():
+        return sum(sandbox.calls().get("coingecko", {}).values())
+
+    log = open(tmp_path / "driver.log", "w")
+    proc = driver(env, "--workers", "2", stdout=subprocess.DEVNULL, stderr=log)
     try:
-        done = run_once(env)
+        assert wait_for(lambda: breaker() == "open", 90), "Yahoo's breaker never opened"
+        assert wait_for(lambda: sources("stock").count("alphavantage") >= 2, 60), "no stock came through AV"
+        assert set(sources("stock")) == {"alphavantage"}
+        crypto_calls_while_failing = coingecko_calls()
+        sandbox.configure("yahoo", error_rate=0.0, quotas={})
+        assert wait_for(lambda: breaker() == "closed", 30), "Yahoo's breaker never closed after recovery"
+        assert wait_for(lambda: "yahoo" in sources("stock"), 30), "stocks did not come from Yahoo again"
+        assert wait_for(lambda: coingecko_calls() > crypto_calls_while_failing, 10)
     finally:
-        sandbox.configure("yahoo", error_rate=0.0)
-    assert done.returncode == 0, done.stderr[-3000:]
-    with create_engine(env["FINHUB_DATABASE_URL"]).connect() as c:
-        sources = dict(c.execute(text("SELECT symbol, source FROM assets_assetpriceshistoric")).all())
-    assert {sources[a.symbol] for a in UNIVERSE.stocks} == {"alphavantage"}
-    assert {sources[a.symbol] for a in UNIVERSE.cryptos} == {"coingecko"}
-    assert sandbox.stats()["injected_errors"]["yahoo"] >= 1
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(60)
+        finally:
+            log.close()
+            sandbox.configure("yahoo", error_rate=0.0, quotas={})
+            sandbox.configure("alphavantage", quotas={})
+    stats = sandbox.stats()
+    for counter in ("injected_errors", "over_quota"):  # Yahoo failed both ways
+        assert stats[counter].get("yahoo", 0) > stats_before[counter].get("yahoo", 0)
+    # Alpha Vantage was never asked for more than its free tier allows.
+    assert stats["over_quota"].get("alphavantage", 0) == stats_before["over_quota"].get("alphavantage", 0)
+    assert set(sources("crypto")) == {"coingecko"}
 
 
 def free_port() -> int:

@@ -6,7 +6,7 @@ import pytest
 
 from finhub.breaker import Breakers, State
 from finhub.fallback import fetch_quotes
-from finhub.quota import Purpose, Quotas
+from finhub.quota import ARRIVAL_MARGIN_MS, Purpose, Quotas
 from finhub.settings import BreakerSettings, QuotaSettings
 from finhub.universe import build_universe
 from providers.base import BadSymbol, Observation, Provider, Quotes, RateLimited, Unavailable
@@ -47,7 +47,7 @@ class Scripted(Provider):
 
 @pytest.fixture
 def planner(redis_client):
-    quotas = Quotas(redis_client, {"yahoo": QuotaSettings(per_minute=60),
+    quotas = Quotas(redis_client, {"yahoo": QuotaSettings(per_minute=60, concurrency=1),
                                    "alphavantage": QuotaSettings(per_second=1, per_minute=5, per_day=25)})
     breakers = Breakers(redis_client, BreakerSettings(failures=2, cooldown=60))
     return quotas, breakers
@@ -67,7 +67,7 @@ def test_failing_primary_falls_back_within_the_fallback_budget_and_keeps_the_res
     av = Scripted("alphavantage", 1)
     got = fetch_quotes(STOCKS, ["yahoo", "alphavantage"], {"yahoo": yahoo, "alphavantage": av}, quotas, breakers)
     assert [o.provider for o in got.observations] == ["alphavantage"]  # 1 call a second
-    assert len(got.pending) == len(STOCKS) - 1 and 0 < got.retry_after <= 1.01
+    assert len(got.pending) == len(STOCKS) - 1 and 0 < got.retry_after <= 1.01 + ARRIVAL_MARGIN_MS / 1000
     assert "per_second" in got.skipped["alphavantage"] and "429" in got.skipped["yahoo"]
     assert quotas.used("alphavantage", "per_minute") == 1
 
@@ -106,4 +106,28 @@ def test_budget_spent_everywhere_leaves_everything_pending(planner):
         quotas.reserve("yahoo", Purpose.FALLBACK)
     yahoo = Scripted("yahoo", 50)
     got = fetch_quotes(STOCKS, ["yahoo"], {"yahoo": yahoo}, quotas, breakers)
-    assert yahoo.calls == 0 and got.pending == STOCKS and 0 < got.retry_after <= 60.01
+    assert yahoo.calls == 0 and got.pending == STOCKS and 0 < got.retry_after <= 60.01 + ARRIVAL_MARGIN_MS / 1000
+    assert got.throttled
+
+
+def test_no_free_slot_spends_no_budget_anywhere_and_asks_to_come_back(planner):
+    quotas, breakers = planner
+    yahoo, av = Scripted("yahoo", 50), Scripted("alphavantage", 1)
+    with quotas.slot("yahoo") as held:  # another worker's call in flight
+        assert held
+        got = fetch_quotes(STOCKS, ["yahoo", "alphavantage"], {"yahoo": yahoo, "alphavantage": av}, quotas, breakers)
+    assert (yahoo.calls, av.calls) == (0, 0) and quotas.used("yahoo", "per_minute") == 0
+    assert got.pending == STOCKS and got.throttled and 0 < got.retry_after <= 1
+
+
+def test_a_short_pause_of_the_primary_spares_the_fallback_budget(redis_client):
+    quotas = Quotas(redis_client, {"coingecko": QuotaSettings(per_minute=5, min_spacing=1.0),
+                                   "alphavantage": QuotaSettings(per_day=25)})
+    breakers = Breakers(redis_client, BreakerSettings(failures=2, cooldown=60))
+    cryptos = UNIVERSE.cryptos[:2]
+    coingecko, av = Scripted("coingecko", 250), Scripted("alphavantage", 1)
+    providers = {"coingecko": coingecko, "alphavantage": av}
+    assert fetch_quotes(cryptos, ["coingecko", "alphavantage"], providers, quotas, breakers).observations
+    got = fetch_quotes(cryptos, ["coingecko", "alphavantage"], providers, quotas, breakers)  # within the spacing
+    assert (coingecko.calls, av.calls) == (1, 0) and quotas.used("alphavantage", "per_day") == 0
+    assert got.pending == cryptos and got.throttled and 0 < got.retry_after <= 1 + ARRIVAL_MARGIN_MS / 1000

@@ -4,12 +4,15 @@ import multiprocessing
 import time
 
 import redis
+from pyrate_limiter import RateItem
 
 from tests.redis_dbs import PLANNER_DB
 
-from finhub.quota import Purpose, Quotas, purpose_rates
+from finhub.quota import ARRIVAL_MARGIN_MS, Purpose, Quotas, purpose_rates
 from finhub.settings import QuotaSettings, load_settings
 
+#: Seconds every window is counted beyond the provider's (see finhub.quota).
+MARGIN = ARRIVAL_MARGIN_MS / 1000
 
 
 def quotas(client, **limits) -> Quotas:
@@ -24,7 +27,7 @@ def test_refusal_names_the_window_and_when_to_come_back(redis_client):
     q = quotas(redis_client, per_second=1, per_minute=5, per_day=25)
     assert q.reserve("p", Purpose.FALLBACK)
     refused = q.reserve("p", Purpose.FALLBACK)
-    assert not refused and refused.window == "per_second" and 0.5 < refused.retry_after <= 1.01
+    assert not refused and refused.window == "per_second" and 0.5 < refused.retry_after <= 1.01 + MARGIN
     time.sleep(refused.retry_after)
     assert q.reserve("p", Purpose.FALLBACK)
 
@@ -33,7 +36,7 @@ def test_every_window_is_enforced(redis_client):
     q = quotas(redis_client, per_minute=3, per_day=25)
     assert grant_count(q, Purpose.FALLBACK, 10) == 3
     refused = q.reserve("p", Purpose.FALLBACK)
-    assert refused.window == "per_minute" and 55 < refused.retry_after <= 60.01
+    assert refused.window == "per_minute" and 55 < refused.retry_after <= 60.01 + MARGIN
     assert q.used("p", "per_day") == 3
 
 
@@ -50,7 +53,7 @@ def test_min_spacing(redis_client):
     q = quotas(redis_client, min_spacing=0.3)
     assert q.reserve("p", Purpose.QUOTES)
     refused = q.reserve("p", Purpose.QUOTES)
-    assert not refused and refused.window == "min_spacing" and refused.retry_after <= 0.31
+    assert not refused and refused.window == "min_spacing" and refused.retry_after <= 0.31 + MARGIN
 
 
 def test_counters_survive_a_restart(redis_client):
@@ -103,6 +106,30 @@ def test_default_quotas_are_valid_rate_lists_for_every_purpose():
     assert max(r.limit for r in av) == 15  # validation can never spend the whole daily 25
 
 
+def test_the_next_call_waits_out_the_window_and_the_arrival_margin(redis_client):
+    q = quotas(redis_client, per_second=1)
+    before = time.time()
+    assert q.reserve("p", Purpose.FALLBACK)
+    refused = q.reserve("p", Purpose.FALLBACK)
+    # The first call may reach the provider late: the second waits the provider's second and the margin.
+    assert not refused and refused.retry_after >= 1.0 + MARGIN - (time.time() - before) - 0.002
+
+
+def test_a_caller_whose_clock_read_lags_still_counts_calls_stamped_after_it(redis_client):
+    q = quotas(redis_client, per_second=1)
+    assert q.reserve("p", Purpose.FALLBACK)
+    stamped = int(redis_client.zrange("finhub:quota:p:calls", -1, -1, withscores=True)[0][1])
+    # Another thread read the clock 5 ms before that call was stamped and reaches Redis only now.
+    late = q._bucket("p", Purpose.FALLBACK).put_decision(RateItem("late", stamped - 5))
+    assert not late.allowed
+
+
+def test_time_scale_shrinks_every_window_but_not_the_margin():
+    rates = purpose_rates(QuotaSettings(per_minute=5, per_day=25, min_spacing=1.0), Purpose.FALLBACK, 0.1)
+    assert [(r.limit, r.interval) for r in rates] == [
+        (1, 100 + ARRIVAL_MARGIN_MS), (5, 6_000 + ARRIVAL_MARGIN_MS), (25, 8_640_000 + ARRIVAL_MARGIN_MS)]
+
+
 def test_redundant_windows_are_dropped():
     rates = purpose_rates(QuotaSettings(per_second=1, per_minute=100, per_hour=50), Purpose.FALLBACK)
-    assert [(r.limit, r.interval) for r in rates] == [(1, 1000), (50, 3_600_000)]
+    assert [(r.limit, r.interval) for r in rates] == [(1, 1000 + ARRIVAL_MARGIN_MS), (50, 3_600_000 + ARRIVAL_MARGIN_MS)]

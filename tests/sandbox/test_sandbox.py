@@ -123,3 +123,12 @@ def test_command_line_prints_the_settings_and_serves(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "finhub.sandbox", "--quota", "yahoo:per_week=5"], cwd=ROOT,
                          capture_output=True, text=True)
     assert bad.returncode == 2 and "PROVIDER:WINDOW=N" in bad.stderr
+
+
+def test_time_scale_shrinks_the_quota_windows():
+    with Sandbox(time_scale=0.001, coingecko={"quotas": {"per_minute": 2}}) as sandbox:  # a 60 ms minute
+        ping = lambda: requests.get(f"{sandbox.coingecko_url}ping").status_code  # noqa: E731
+        assert [ping(), ping(), ping()] == [200, 200, 429]
+        time.sleep(0.07)
+        assert ping() == 200
+        assert len(sandbox.state.served_at("coingecko")) == 3

@@ -1,0 +1,161 @@
+"""Quota benchmark: a day of the default schedule, compressed in time, through the real driver.
+
+    redis-server --daemonize yes --bind 127.0.0.1 --port 6392 --save "" --appendonly no
+    .venv/bin/python scripts/bench_quota.py [--scale 0.002] [--workers 4] [--runs 1] [--scenario up|yahoo-down]
+
+``time_scale`` (FINHUB_TIME_SCALE) shrinks the schedule's intervals and finhub's quota windows, and
+the sandbox's windows by the same factor: at 0.002 a day takes 173 s. The sandbox enforces each
+provider's default windows (min_spacing is finhub's alone: the sandbox has no such window) and
+answers 429 / ``Information`` beyond them. Each scenario runs ``start_background_jobs.py`` with
+its workers for one compressed day on a fresh Redis database and data folder, then prints per
+provider and window the most calls the sandbox saw in any such window against the quota, the
+over-quota answers it gave, the share of scheduled refreshes (assets x runs) served, and the quote
+messages still queued or dead-lettered when the day ended.
+
+Scenarios: all providers up; Yahoo down (every Yahoo answer a 5xx). Targets: 0 over quota; >= 99 %
+served with all up; with Yahoo down every crypto refresh, and the stock refreshes that fit Alpha
+Vantage's daily budget. Stock quotes are only due while NYSE is open (else once, for the close):
+run it during NYSE hours (14:30-21:00 UTC on weekdays) or the stock figures mean little.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import redis  # noqa: E402
+
+from finhub.collect import SERVED_KEY, queue_depths  # noqa: E402
+from finhub.market_hours import is_open  # noqa: E402
+from finhub.sandbox import Sandbox  # noqa: E402
+from finhub.sandbox.controls import PROVIDERS, WINDOWS  # noqa: E402
+from finhub.settings import load_settings  # noqa: E402
+from finhub.universe import build_universe  # noqa: E402
+
+REDIS_URL = os.environ.get("FINHUB_BENCH_REDIS_URL", "redis://127.0.0.1:6392/0")
+DAY = 86400
+SCENARIOS = {"up": {}, "yahoo-down": {"yahoo": {"error_rate": 1.0}}}
+
+
+def default_quotas() -> dict[str, dict[str, int]]:
+    """finhub's default windows per provider, as sandbox quotas."""
+    providers = load_settings(environ={}).providers
+    return {name: {w: getattr(getattr(providers, name).quota, w) for w in WINDOWS
+                   if getattr(getattr(providers, name).quota, w)} for name in PROVIDERS}
+
+
+def most_in_window(arrivals: list[float], seconds: float) -> int:
+    """The most calls in any window of ``seconds`` (arrivals sorted)."""
+    best, first = 0, 0
+    for last, t in enumerate(arrivals):
+        while arrivals[first] <= t - seconds:
+            first += 1
+        best = max(best, last - first + 1)
+    return best
+
+
+def scheduled(log: Path) -> dict[str, int]:
+    """Runs the driver enqueued per job, from its JSON log."""
+    runs: dict[str, int] = {}
+    for line in log.read_text().splitlines():
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        if event.get("event") == "enqueued":
+            runs[event["job"]] = runs.get(event["job"], 0) + 1
+    return runs
+
+
+def run(scenario: str, scale: float, workers: int) -> dict:
+    quotas = default_quotas()
+    client = redis.Redis.from_url(REDIS_URL, decode_responses=True)
+    client.flushdb()
+    universe = build_universe()
+    stocks = sum(1 for a in universe.stocks if a.active)
+    cryptos = sum(1 for a in universe.cryptos if a.active)
+    with Sandbox(time_scale=scale, **{p: {"quotas": q} for p, q in quotas.items()}) as sandbox, \
+            tempfile.TemporaryDirectory() as tmp:
+        for provider, controls in SCENARIOS[scenario].items():
+            sandbox.configure(provider, **controls)
+        env = {**{k: v for k, v in os.environ.items() if not k.startswith("FINHUB_")}, **sandbox.env(),
+               "FINHUB_REDIS_URL": REDIS_URL, "FINHUB_DATA_DIR": tmp, "FINHUB_LOG_FORMAT": "json",
+               "FINHUB_TIME_SCALE": str(scale), "FINHUB_BREAKER_COOLDOWN": str(60 * scale),
+               "FINHUB_ALPHAVANTAGE_API_KEY": "bench", "PYTHONPATH": str(ROOT)}
+        log = Path(tmp) / "driver.log"
+        with open(log, "w") as err:
+            driver = subprocess.Popen([sys.executable, str(ROOT / "start_background_jobs.py"), "--workers",
+                                       str(workers)], env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=err)
+            try:
+                # The day starts when the driver first enqueues (after the workers' start-up).
+                deadline = time.monotonic() + 120
+                while "enqueued" not in log.read_text() and time.monotonic() < deadline:
+                    time.sleep(0.1)
+                time.sleep(DAY * scale)
+            finally:
+                driver.send_signal(signal.SIGINT)
+                try:
+                    driver.wait(120)
+                except subprocess.TimeoutExpired:
+                    driver.kill()
+        runs = scheduled(log)
+        stats = sandbox.stats()
+        windows = {p: {w: (most_in_window(sandbox.state.served_at(p), WINDOWS[w] * scale), limit)
+                       for w, limit in q.items()} for p, q in quotas.items()}
+    served = {k: int(v) for k, v in client.hgetall(SERVED_KEY).items()}
+    prices = queue_depths(client, ["prices"])["prices"]
+    return {"left": {"queued": prices["waiting"] + prices["delayed"], "dead": prices["dead"]}, "windows": windows, "over_quota": stats["over_quota"], "calls": stats["calls"],
+            "stock_refreshes": runs.get("stock_quotes", 0) * stocks,
+            "crypto_refreshes": runs.get("crypto_quotes", 0) * cryptos,
+            "stocks_served": {k.split(":")[1]: v for k, v in served.items() if k.startswith("stock:")},
+            "cryptos_served": {k.split(":")[1]: v for k, v in served.items() if k.startswith("crypto:")}}
+
+
+def report(scenario: str, results: list[dict]) -> None:
+    print(f"\n== {scenario}: {len(results)} run(s); figures are medians")
+    first = results[0]
+    for provider, windows in first["windows"].items():
+        over = statistics.median(r["over_quota"].get(provider, 0) for r in results)
+        calls = statistics.median(sum(r["calls"].get(provider, {}).values()) for r in results)
+        cells = ", ".join(f"{w} {statistics.median(r['windows'][provider][w][0] for r in results):g}/{limit}"
+                          for w, (_, limit) in windows.items())
+        print(f"  {provider:13} requests {calls:g}; most in any window vs quota: {cells}; over quota: {over:g}")
+    for kind in ("stock", "crypto"):
+        scheduled_ = statistics.median(r[f"{kind}_refreshes"] for r in results)
+        by = {p: statistics.median(r[f"{kind}s_served"].get(p, 0) for r in results)
+              for p in sorted({p for r in results for p in r[f"{kind}s_served"]})}
+        total = sum(by.values())
+        share = total / scheduled_ if scheduled_ else 0.0
+        print(f"  {kind} refreshes: {total:g} served of {scheduled_:g} scheduled ({share:.1%}); by provider: "
+              + (", ".join(f"{p} {n:g}" for p, n in by.items()) or "none"))
+    print("  quote messages left when the day ended: "
+          + ", ".join(f"{k} {statistics.median(r['left'][k] for r in results):g}" for k in ("queued", "dead")))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scale", type=float, default=0.002, help="time scale (0.002: a day in 173 s)")
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--scenario", choices=list(SCENARIOS), action="append")
+    args = parser.parse_args()
+    if not is_open(datetime.now(timezone.utc)):
+        print("warning: NYSE is closed: stock quotes are only due once, for the close", file=sys.stderr)
+    for scenario in args.scenario or list(SCENARIOS):
+        report(scenario, [run(scenario, args.scale, args.workers) for _ in range(args.runs)])
+
+
+if __name__ == "__main__":
+    main()
