@@ -11,7 +11,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -125,9 +125,9 @@ def _fire(ctx: Context, lease: Lease, job: Job) -> None:
     log.info("enqueued", job=job.name, messages=len(sent))
 
 
-def enqueue_once(ctx: Context) -> int:
-    """Every job once (for ``--once``); returns the messages sent."""
-    return sum(len(job.enqueue()) for job in _jobs(ctx) if job.once)
+def enqueue_once(ctx: Context, names: Collection[str] | None = None) -> int:
+    """Every job of a refresh cycle once (for ``--once``), or only the jobs ``names``; returns the messages sent."""
+    return sum(len(job.enqueue()) for job in _jobs(ctx) if (job.name in names if names else job.once))
 
 
 def wait_for_drain(ctx: Context, timeout: float) -> bool:

@@ -87,7 +87,8 @@ def run_cycle(env, workers, engine, expected: int, client) -> dict:
     started = time.perf_counter()
     subprocess.run([sys.executable, "-c", "from finhub.driver import enqueue_once; from finhub.context import Context;"
                     "from finhub.settings import load_settings; import os;"
-                    "s = load_settings(); enqueue_once(Context(s, os.environ['FINHUB_REDIS_URL']))"],
+                    "s = load_settings();"
+                    "enqueue_once(Context(s, os.environ['FINHUB_REDIS_URL']), ('stock_quotes', 'crypto_quotes'))"],
                    env=env, cwd=ROOT, check=True)
     peak = 0
     while True:
