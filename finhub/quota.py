@@ -167,15 +167,17 @@ class Quotas:
         if bucket is None:
             return Reservation(True)
         now_ms = bucket.now()
-        decision = bucket.put_decision(RateItem(f"{purpose}", now_ms, weight=calls))
+        # A burst larger than a window can ever hold (Yahoo's cookie and crumb requests before a quote,
+        # against a ceiling of one call a second) counts as that window's whole limit: it goes through
+        # once the window is empty, instead of never.
+        weight = min(calls, min(rate.limit for rate in bucket.rates))
+        decision = bucket.put_decision(RateItem(f"{purpose}", now_ms, weight=weight))
         if decision.allowed:
             if now_ms % 50 == 0:  # prune old entries now and then; ZCOUNT ignores them anyway
                 self.redis.zremrangebyscore(bucket.bucket_key, 0, now_ms - MONTH_MS)
             return Reservation(True)
         failing = decision.failing_rate
-        wait_ms = decision.retry_after_ms if decision.retry_after_ms and decision.retry_after_ms > 0 else None
-        if wait_ms is None:  # cannot ever fit (weight above the limit): wait a whole window
-            wait_ms = failing.interval if failing else 1000
+        wait_ms = decision.retry_after_ms if decision.retry_after_ms and decision.retry_after_ms > 0 else 1
         window = next((n for n, ms in WINDOWS_MS.items()
                        if failing and counted_ms(ms, self.time_scale) == failing.interval), "min_spacing")
         return Reservation(False, retry_after=wait_ms / 1000, window=window)
