@@ -32,6 +32,7 @@ from finhub.quota import Purpose
 from finhub.storage import latest_prices, single_source_rows, store_judged
 from finhub.universe import Asset, AssetType
 from finhub.validation import Decision, LastGood, Reason, Status, decide
+from finhub.validation.heartbeat import stale_before
 from providers.base import Observation
 
 log = get_logger(__name__)
@@ -40,6 +41,8 @@ log = get_logger(__name__)
 SPOT_CHECKED_KEY = "finhub:validation:spot_checked"
 #: How far back the sweep looks for single-source rows.
 SWEEP_WINDOW = timedelta(hours=1)
+#: Market times this close are one moment: the sweep moves a row only on disagreement within it.
+SAME_MOMENT = timedelta(minutes=2)
 
 
 def validate_batch(ctx: Context, observations: Iterable[Observation], now: datetime | None = None) -> list[Decision]:
@@ -80,25 +83,40 @@ def validate_batch(ctx: Context, observations: Iterable[Observation], now: datet
 def sweep(ctx: Context, now: datetime | None = None) -> Counter:
     """Re-examine each asset's newest single-source quote of the last hour, when budget allows.
 
-    A current price from another provider upgrades the row to validated when they agree, or moves
-    it to the quarantine (delete and insert, one transaction) when they disagree. A row the check
-    cannot speak for (no second price, either one stale at ``now``) is left as it is. Idempotent:
-    validated and moved rows are no longer single-source. Returns counts by outcome.
+    Rows already stale at ``now`` are left alone (no call is spent on them). A price from another
+    provider upgrades a row to validated when they agree. A row moves to the quarantine (delete and
+    insert, one transaction) only on evidence from the same moment: the other prices' market times
+    within :data:`SAME_MOMENT` of the row's, and still disagreeing once a third source, when the
+    chain has one within budget, had its say; prices from a later moment may differ because the
+    market moved. Idempotent: validated and moved rows are no longer single-source. Returns counts
+    by outcome.
     """
     now = now or datetime.now(timezone.utc)
+    policy = ctx.validation_policy
     rows = [r for r in single_source_rows(ctx.engine, now - SWEEP_WINDOW) if r["symbol"] in ctx.universe]
     primaries = {r["symbol"]: _observation(r) for r in rows}
-    seconds = _more_opinions(ctx, [[o] for o in primaries.values()], Purpose.SPOT_CHECK)
-    upgraded, moved = [], []
-    for symbol, extra in seconds.items():
-        primary = primaries[symbol]
-        d = decide([primary, *extra], primary=primary.provider, now=now, policy=ctx.validation_policy)
-        if d.status == Status.VALIDATED and d.provider == primary.provider:
-            upgraded.append(price_row(d))
-        elif d.status == Status.QUARANTINED and d.reason == Reason.DISAGREEMENT:
-            moved.append(quarantine_row(d))
+    current = {s: o for s, o in primaries.items()
+               if o.timestamp >= stale_before(o.asset_type, now, policy.limits(s, o.asset_type).heartbeat)}
+    observed = {symbol: [primary] for symbol, primary in current.items()}
+    _add(observed, _more_opinions(ctx, list(observed.values()), Purpose.SPOT_CHECK))
+
+    def judge(symbol: str) -> Decision:
+        return decide(observed[symbol], primary=current[symbol].provider, now=now, policy=policy)
+
+    def same_moment(symbol: str) -> bool:
+        return all(abs(o.timestamp - current[symbol].timestamp) <= SAME_MOMENT for o in observed[symbol])
+
+    checked = [s for s, group in observed.items() if len(group) > 1]
+    verdicts = {s: judge(s) for s in checked}
+    disputed = [s for s, d in verdicts.items() if d.reason == Reason.DISAGREEMENT and same_moment(s)]
+    _add(observed, _more_opinions(ctx, [observed[s] for s in disputed], Purpose.SPOT_CHECK))
+    verdicts.update((s, judge(s)) for s in disputed)
+    upgraded = [price_row(d) for s, d in verdicts.items()
+                if d.status == Status.VALIDATED and d.provider == current[s].provider]
+    moved = [quarantine_row(d) for s, d in verdicts.items()
+             if d.reason == Reason.DISAGREEMENT and same_moment(s)]
     store_judged(ctx.engine, upgraded, moved, move=True)
-    return Counter(examined=len(rows), checked=len(seconds), validated=len(upgraded), quarantined=len(moved))
+    return Counter(examined=len(rows), checked=len(checked), validated=len(upgraded), quarantined=len(moved))
 
 
 def counts(decisions: Sequence[Decision]) -> str:

@@ -152,15 +152,35 @@ def test_the_sweep_validates_agreeing_rows_and_moves_disagreeing_ones_to_the_qua
     alone = make_ctx(validation_crosscheck_crypto="false")
     crosscheck.validate_batch(alone, quotes(alone, AssetType.CRYPTO, ["BTC", "ETH", "SOL"]), now=FRIDAY)
     assert {r["validation_status"] for r in stored(alone).values()} == {"single_source"}
-    ctx = make_ctx()
-    sandbox.configure("yahoo", skew={"ETH-USD": 5.0})
+    ctx = make_ctx(alphavantage_quota_per_second=0, alphavantage_quota_per_minute=0)
+    # SOL: Yahoo's price is off, and Alpha Vantage, the third source, sides with the stored one.
+    # ETH: all three disagree, at the same moment (the sandbox's clock stands still).
+    sandbox.configure("yahoo", skew={"ETH-USD": 5.0, "SOL-USD": 5.0})
+    sandbox.configure("alphavantage", skew={"ETH": -5.0})
     done = crosscheck.sweep(ctx, now=FRIDAY + timedelta(minutes=5))
     assert done == {"examined": 3, "checked": 3, "validated": 2, "quarantined": 1}
     rows = stored(ctx)
     assert set(rows) == {"BTC", "SOL"} and {r["validation_status"] for r in rows.values()} == {"validated"}
+    assert rows["SOL"]["sources"] == "alphavantage,coingecko"
     assert [(q["symbol"], q["reason"]) for q in recent_quarantined(ctx.engine)] == [("ETH", "disagreement")]
     again = crosscheck.sweep(ctx, now=FRIDAY + timedelta(minutes=5))
     assert again["examined"] == 0 and len(stored(ctx)) == 2 and len(recent_quarantined(ctx.engine)) == 1
+
+
+def test_the_sweep_never_moves_a_row_on_a_price_from_a_later_moment_nor_spends_a_call_on_a_stale_one(make_ctx, sandbox):
+    alone = make_ctx(validation_crosscheck_crypto="false")
+    crosscheck.validate_batch(alone, quotes(alone, AssetType.CRYPTO, ["BTC", "ETH"]), now=FRIDAY)
+    ctx = make_ctx()
+    sandbox.set_clock(FRIDAY + timedelta(minutes=5))  # the market moved on: Yahoo's price is 5 minutes later
+    sandbox.configure("yahoo", skew={"BTC-USD": 5.0})
+    before = sum(sandbox.calls().get("yahoo", {}).values())
+    done = crosscheck.sweep(ctx, now=FRIDAY + timedelta(minutes=5))
+    assert done["checked"] == 2 and done["quarantined"] == 0 and set(stored(ctx)) == {"BTC", "ETH"}
+    assert stored(ctx)["BTC"]["validation_status"] == "single_source"
+    used = sum(sandbox.calls()["yahoo"].values()) - before
+    # 20 minutes on, both rows are older than crypto's 15-minute heartbeat: no call at all.
+    assert crosscheck.sweep(ctx, now=FRIDAY + timedelta(minutes=20))["checked"] == 0
+    assert sum(sandbox.calls()["yahoo"].values()) - before == used
 
 
 def _all_rows(ctx):
