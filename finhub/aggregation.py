@@ -9,7 +9,7 @@ import pandas as pd
 from sqlalchemy import Engine
 
 from finhub.levels import daily_levels, trading_day
-from finhub.market_hours import calendar
+from finhub.market_hours import session_close
 from finhub.storage import levels_stored, prices_since, upsert_levels
 from finhub.universe import Asset, AssetType
 from providers.base import day_start
@@ -33,7 +33,7 @@ def aggregate(engine: Engine, assets: Iterable[Asset], since: datetime | None) -
             start = day_start(first_day, asset.asset_type)
         levels = daily_levels(prices_since(engine, asset.symbol, start), asset.asset_type)
         if asset.asset_type == AssetType.STOCK and not levels.empty:
-            levels = levels[[calendar().is_session(pd.Timestamp(day)) for day in levels.index]]
+            levels = levels[[session_close(day) is not None for day in levels.index]]
         written += upsert_levels(engine, asset.symbol, str(asset.asset_type), levels)
     return written
 

@@ -19,7 +19,7 @@ import pandas as pd
 from finhub.collect import store_single_source
 from finhub.context import Context
 from finhub.fallback import Fetched, fetch_quotes
-from finhub.market_hours import calendar
+from finhub.market_hours import calendar, session_close
 from finhub.quota import Purpose
 from finhub.storage import bar_span, last_timestamp
 from finhub.universe import Asset, AssetType
@@ -77,10 +77,9 @@ def next_bar(asset: Asset, interval: str, after: datetime) -> datetime:
 def bar_end(asset: Asset, interval: str, stamp: datetime) -> datetime:
     """When the bar starting at ``stamp`` is final (a stock's daily bar: at that session's close)."""
     if asset.asset_type == AssetType.STOCK and interval == "1d":
-        cal = calendar()
-        day = pd.Timestamp(stamp.astimezone(EXCHANGE_TZ).date())
-        if cal.is_session(day):
-            return cal.session_close(day).to_pydatetime()
+        close = session_close(stamp.astimezone(EXCHANGE_TZ).date())
+        if close is not None:
+            return close
     return stamp + PERIOD[interval]
 
 

@@ -12,9 +12,10 @@ from __future__ import annotations
 import bisect
 import threading
 import warnings
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from functools import cache
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 if TYPE_CHECKING:
     import exchange_calendars as xcals
@@ -54,6 +55,21 @@ def sessions() -> tuple[list[float], list[float]]:
 def _sessions() -> tuple[list[float], list[float]]:
     cal = _calendar()
     return [t.timestamp() for t in cal.opens], [t.timestamp() for t in cal.closes]
+
+
+def session_close(day: date) -> datetime | None:
+    """When NYSE's session on ``day`` closed (early closes too), or None when it did not trade.
+    Outside the calendar's range (about 20 years back) every weekday counts as a session closing
+    at 16:00 New York time: bars from before it must not break history or aggregation."""
+    import pandas as pd
+
+    cal = calendar()
+    session = pd.Timestamp(day)
+    if cal.first_session <= session <= cal.last_session:
+        return cal.session_close(session).to_pydatetime() if cal.is_session(session) else None
+    if day.weekday() >= 5:
+        return None
+    return datetime.combine(day, time(16), ZoneInfo("America/New_York")).astimezone(timezone.utc)
 
 
 def _minute(now: datetime) -> float:

@@ -62,3 +62,11 @@ def test_next_bar_follows_the_nyse_calendar():
     assert next_bar(AAPL, "1h", utc(2026, 11, 20, 20, 30)) == utc(2026, 11, 23, 14, 30)  # to Monday's open
     assert next_bar(BTC, "1h", utc(2026, 11, 21, 23, 0)) == utc(2026, 11, 22) == next_bar(BTC, "1d", utc(2026, 11, 21))
     assert next_bar(AAPL, "1d", utc(2000, 1, 3, 5)) == utc(2000, 1, 3, 5) + timedelta(days=1)  # before the calendar
+
+
+def test_a_range_before_the_exchange_calendar_is_planned_not_a_crash():
+    start, end = utc(2004, 1, 5), utc(2004, 2, 2)
+    span = (utc(2004, 1, 5, 5), utc(2004, 1, 30, 5), utc(2004, 1, 30, 22))
+    # Outside the calendar a bar a day is assumed: at worst one call too many, from the last bar.
+    assert plan_task(AAPL, "1d", start, end, span, now=utc(2026, 11, 22)) == Task("AAPL", "1d", span[1], end)
+    assert plan_task(AAPL, "1d", start, end, (None, None, None), now=utc(2026, 11, 22)) == Task("AAPL", "1d", start, end)

@@ -73,3 +73,12 @@ def test_levels_and_pivots_per_trading_day_and_a_rerun_stores_nothing_twice(engi
     assert level_rows(engine) == 4
     monday = {r["day"]: r for r in stored_levels(engine, "AAPL")}[date(2026, 11, 23)]
     assert (monday["high"], monday["close"]) == (110.0, 110.0)
+
+
+def test_stock_days_before_the_exchange_calendar_are_weekdays_not_a_crash(engine):
+    # exchange-calendars covers about 20 years back; a long backfill reaches further.
+    old = [row("AAPL", utc(2004, 1, 5, 5), 10.0, "1d", open=9.5, high=10.5, low=9.0),   # a Monday
+           row("AAPL", utc(2004, 1, 10, 5), 11.0, "1d", open=11.0, high=11.0, low=11.0)]  # a Saturday
+    upsert_prices(engine, old)
+    assert aggregate(engine, [UNIVERSE["AAPL"]], None) == 1
+    assert [r["day"] for r in stored_levels(engine, "AAPL")] == [date(2004, 1, 5)]
