@@ -60,6 +60,9 @@ def validate_batch(ctx: Context, observations: Iterable[Observation], now: datet
     observed = {symbol: [primary] for symbol, primary in primaries.items()}
     _add(observed, _more_opinions(ctx, [observed[s] for s in wanted]))
     _add(observed, _more_opinions(ctx, [observed[s] for s in spot], Purpose.SPOT_CHECK))
+    checked = [s for s in spot if len(observed[s]) > 1]  # a refused check keeps its place in the rotation
+    if checked:  # microseconds apart, in the order checked, so ties never favour the same symbols
+        ctx.redis.zadd(SPOT_CHECKED_KEY, {s: now.timestamp() + i / 1e6 for i, s in enumerate(checked)})
 
     def judge(symbol: str) -> Decision:
         return decide(observed[symbol], primary=primaries[symbol].provider, now=now,
@@ -177,10 +180,7 @@ def _to_crosscheck(ctx: Context, primaries: Mapping[str, Observation], jumps: se
     if stocks and settings.stock_spot_checks:
         last_checked = ctx.redis.zmscore(SPOT_CHECKED_KEY, stocks)
         by_age = sorted(zip(stocks, last_checked), key=lambda pair: (pair[1] or -math.inf, pair[0]))
-        spot = [s for s, _ in by_age[:settings.stock_spot_checks]]
-        # Microseconds apart, in the order checked, so ties never favour the same symbols.
-        ctx.redis.zadd(SPOT_CHECKED_KEY, {s: now.timestamp() + i / 1e6 for i, s in enumerate(spot)})
-        return wanted, spot
+        return wanted, [s for s, _ in by_age[:settings.stock_spot_checks]]
     return wanted, []
 
 

@@ -114,7 +114,7 @@ def _ask(provider: Provider, assets: list[Asset], purpose: Purpose, quotas: Quot
                 result.skipped[name], result.throttled, result.paused = "concurrency limit", True, True
                 result.wait(1.0)
                 return settled, left
-            reservation = quotas.reserve(name, purpose, 1 if call else provider.calls_for(len(batch)))
+            reservation = quotas.reserve(name, purpose, provider.calls_for(len(batch)))
             if not reservation:
                 result.skipped[name], result.throttled = f"{purpose} budget spent ({reservation.window})", True
                 result.paused = reservation.window in PAUSE_WINDOWS
