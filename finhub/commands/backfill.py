@@ -90,9 +90,9 @@ def run(args, settings) -> int:
     except (UsageError, RuntimeError) as exc:
         print(f"finhub backfill: {exc}", file=sys.stderr)
         return 2
-    tasks = plan(ctx, assets, args.interval, start, end, args.force, now)
     if args.dry_run:
-        return _dry_run(ctx, args.interval, start, end, assets, tasks)
+        return _dry_run(ctx, args.interval, start, end, assets, plan(ctx, assets, args.interval, start, end,
+                                                                     args.force, now))
     symbols = [a.symbol for a in assets]
     run_id = backfill.start_progress(ctx.redis, symbols)
     began = time.monotonic()
