@@ -133,7 +133,8 @@ def latest_prices(engine: Engine, interval: str = "quote", symbols: Iterable[str
     """The newest row of ``interval`` per symbol (all symbols, or only ``symbols``), keyed by symbol.
 
     ``columns`` narrows each row to those columns (``symbol`` is always there): callers that need
-    only the price and its time skip converting the other columns, most of the cost on PostgreSQL.
+    only the price and its time skip converting the other columns, most of the cost on PostgreSQL,
+    where price, time and validation status come from the unique index alone (index-only scans).
     """
     selected = [prices.c.symbol, *(prices.c[c] for c in columns if c != "symbol")] if columns else list(prices.c)
     dialect = engine.dialect.name
@@ -147,7 +148,11 @@ def latest_prices(engine: Engine, interval: str = "quote", symbols: Iterable[str
     names = ", ".join(f"p.{c.name}" for c in selected)
     query = text(_NEWEST[dialect].format(symbols=source, columns=names)).columns(*selected)
     with engine.connect() as connection:
-        return {r["symbol"]: dict(r) for r in connection.execute(query, params).mappings().all()}
+        result = connection.execute(query, params)
+        keys = tuple(result.keys())
+        at = keys.index("symbol")
+        # Rows zipped with the names: building RowMappings costs ~2 ms per 500 rows.
+        return {r[at]: dict(zip(keys, r)) for r in result}
 
 
 def last_timestamp(engine: Engine, symbol: str, interval: str) -> datetime | None:

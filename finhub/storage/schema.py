@@ -77,7 +77,9 @@ prices = Table(
     Column("max_deviation_pct", Float),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
-    UniqueConstraint("symbol", "interval", "timestamp", name="uq_prices_symbol_interval_timestamp"),
+    # INCLUDE: the narrow latest-price query is an index-only scan on PostgreSQL (migration 0004).
+    UniqueConstraint("symbol", "interval", "timestamp", name="uq_prices_symbol_interval_timestamp",
+                     postgresql_include=["price", "validation_status"]),
     Index("ix_prices_timestamp", "timestamp"),
 )
 

@@ -115,6 +115,32 @@ def test_migrating_again_keeps_data(engine):
     assert count(engine) == 1
 
 
+def _alembic(engine, action, revision):
+    from alembic import command
+
+    from finhub.storage.engine import alembic_config
+
+    with engine.begin() as connection:
+        config = alembic_config(engine)
+        config.attributes["connection"] = connection
+        getattr(command, action)(config, revision)
+
+
+def test_rows_stored_before_the_latest_price_index_survive_it_both_ways(database_url):
+    url, options = database_url
+    engine = make_engine(url, **options)
+    _alembic(engine, "upgrade", "0003_daily_levels")
+    batch = [row(s, m, 10.0 + m) for s in ("AAPL", "MSFT") for m in range(3)]
+    upsert_prices(engine, batch)
+    for action, revision in (("upgrade", "head"), ("downgrade", "0003_daily_levels"), ("upgrade", "head")):
+        _alembic(engine, action, revision)
+        upsert_prices(engine, [dict(r, validation_status="validated") for r in batch])  # still one row per key
+        assert count(engine) == 6, (action, revision)
+        assert latest_prices(engine, symbols=["MSFT"], columns=["price", "validation_status"]) == {
+            "MSFT": {"symbol": "MSFT", "price": 10.0, "validation_status": "validated"}}
+    engine.dispose()
+
+
 def _migrate(url, options, out):
     try:
         migrate(make_engine(url, **options))
