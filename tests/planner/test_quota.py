@@ -33,8 +33,8 @@ def test_refusal_names_the_window_and_when_to_come_back(redis_client):
 
 
 def test_a_burst_larger_than_a_window_goes_through_once_the_window_is_empty(redis_client):
-    # Yahoo by default: 2 a second, 90 % for quotes: 1. A first quote with yfinance's cookie and
-    # crumb requests is 3 calls, more than the second can ever hold.
+    # Yahoo by default: 3 a second, 90 % for quotes: 2. A first quote with yfinance's cookie and
+    # crumb requests is 3 calls, more than the quotes' second can ever hold.
     q = Quotas.from_settings(redis_client, load_settings(environ={}))
     assert q.reserve("yahoo", Purpose.QUOTES, 3)
     refused = q.reserve("yahoo", Purpose.QUOTES, 1)
