@@ -168,7 +168,7 @@ class Quotas:
             return Reservation(True)
         now_ms = bucket.now()
         # A burst larger than a window can ever hold (Yahoo's cookie and crumb requests before a quote,
-        # against a ceiling of one call a second) counts as that window's whole limit: it goes through
+        # against a ceiling of two calls a second) counts as that window's whole limit: it goes through
         # once the window is empty, instead of never.
         weight = min(calls, min(rate.limit for rate in bucket.rates))
         decision = bucket.put_decision(RateItem(f"{purpose}", now_ms, weight=weight))
