@@ -25,8 +25,6 @@ JOBS_KEY = "finhub:jobs"
 QUEUES_KEY = "finhub:health:queues"
 #: Quotes fetched, per ``asset_type:provider`` (counters; read by scripts/bench_quota.py).
 SERVED_KEY = "finhub:quotes_served"
-#: Seconds of wait that are always worth re-queuing a throttled quote batch for (real time, never scaled).
-SHORT_WAIT = 5.0
 #: The queues finhub's actors use, by purpose.
 QUEUES = ("prices", "validation", "history", "maintenance")
 
@@ -67,10 +65,9 @@ def collect_quotes(ctx: Context, asset_type: AssetType, symbols: Sequence[str],
 def requeue_delay(settings: Settings, asset_type: AssetType, retry_after: float) -> float | None:
     """Seconds after which a throttled quote batch is worth re-queuing, or None when the next scheduled
     refresh comes first: it asks for the same symbols, so re-queuing would only pile messages up
-    (a day of Alpha Vantage's spent budget would stack every stock run until the next day). A short
-    pause (a busy slot, a per-second window) is always waited for."""
+    (a day of Alpha Vantage's spent budget would stack every stock run until the next day)."""
     every = settings.schedule.stock_quotes if asset_type == AssetType.STOCK else settings.schedule.crypto_quotes
-    return retry_after if retry_after < max(every * settings.time_scale, SHORT_WAIT) else None
+    return retry_after if retry_after < every * settings.time_scale else None
 
 
 def record_rejected(ctx: Context, fetched: Fetched) -> None:
