@@ -27,13 +27,10 @@ def _quotes(actor, asset_type: AssetType, symbols: list[str]) -> None:
     if fetched.pending:
         pending = [a.symbol for a in fetched.pending]
         if fetched.throttled:
-            # Budget spent or every slot busy: come back when there is room, without burning retries,
-            # unless the next scheduled refresh comes first.
-            delay = collect.requeue_delay(ctx.settings, asset_type, fetched.retry_after)
-            if delay is not None:
-                actor.send_with_options(args=(pending,), delay=int(delay * 1000))
-            log.info("quota reached, " + ("re-queued" if delay is not None else "left to the next scheduled run"),
-                     actor=actor.actor_name, symbols=pending, wait_s=round(fetched.retry_after, 1))
+            # Budget spent or every slot busy: come back when there is room, without burning retries.
+            actor.send_with_options(args=(pending,), delay=int(fetched.retry_after * 1000))
+            log.info("quota reached, re-queued", actor=actor.actor_name, symbols=pending,
+                     delay_s=round(fetched.retry_after, 1))
         else:
             # Every provider failing: the Retries middleware backs off exponentially.
             raise Unavailable("+".join(fetched.skipped) or "chain", f"no provider could serve {pending}")

@@ -12,7 +12,6 @@ from finhub.logs import get_logger
 from finhub.market_hours import stock_quotes_due
 from finhub.plan import TOP_CRYPTOS
 from finhub.quota import Purpose, Reservation
-from finhub.settings import Settings
 from finhub.storage import delete_older_than, latest_prices, store_snapshot, upsert_prices
 from finhub.universe import Asset, AssetType
 from providers.base import Observation, RetryLater, Unavailable
@@ -60,14 +59,6 @@ def collect_quotes(ctx: Context, asset_type: AssetType, symbols: Sequence[str],
     for provider, count in Counter(o.provider for o in fetched.observations).items():
         ctx.redis.hincrby(SERVED_KEY, f"{asset_type}:{provider}", count)
     return fetched
-
-
-def requeue_delay(settings: Settings, asset_type: AssetType, retry_after: float) -> float | None:
-    """Seconds after which a throttled quote batch is worth re-queuing, or None when the next scheduled
-    refresh comes first: it asks for the same symbols, so re-queuing would only pile messages up
-    (a day of Alpha Vantage's spent budget would stack every stock run until the next day)."""
-    every = settings.schedule.stock_quotes if asset_type == AssetType.STOCK else settings.schedule.crypto_quotes
-    return retry_after if retry_after < every * settings.time_scale else None
 
 
 def record_rejected(ctx: Context, fetched: Fetched) -> None:
