@@ -18,7 +18,7 @@ def _when(value: str | None) -> datetime | None:
 
 @dramatiq.actor(queue_name="history", max_retries=5, time_limit=10 * 60_000)
 def history_bars(symbols: list[str], interval: str, start: str | None = None, end: str | None = None,
-            force: bool = False, run: str | None = None) -> None:
+                 force: bool = False, run: str | None = None) -> None:
     """Bring ``symbols``' bars of ``interval`` up to date (from ``start`` to ``end`` for a backfill)."""
     ctx = current()
     outcome = backfill.history_run(ctx, symbols, interval, _when(start), _when(end), force, run)
@@ -29,7 +29,7 @@ def history_bars(symbols: list[str], interval: str, start: str | None = None, en
         pending = [t.symbol for t in outcome.pending]
         if outcome.budget_spent:  # come back when the budget has room, without spending retries
             history_bars.send_with_options(args=(pending, interval, start, end, force, run),
-                                      delay=int((outcome.retry_after or 30) * 1000))
+                                           delay=int((outcome.retry_after or 30) * 1000))
             log.info("history budget reached, re-queued", symbols=pending, delay_s=outcome.retry_after)
         else:
             raise Unavailable("history chain", f"no provider could serve {pending} now")
