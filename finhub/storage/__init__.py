@@ -5,7 +5,8 @@ Public API::
     engine = make_engine(settings.database)     # sqlite:///var/finhub.db or postgresql://...
     migrate(engine)                              # create/upgrade tables; safe from many processes
     upsert_prices(engine, rows)                  # idempotent bulk upsert, one statement a batch
-    latest_prices(engine, "quote")               # {symbol: row} newest row per symbol, index seeks only
+    latest_prices(engine, "quote")               # {symbol: row} newest row per symbol, from assets_latestprice
+    refresh_latest(engine)                       # re-copy the newest rows after editing the history by hand
     last_timestamp(engine, "AAPL", "1d")         # resume point for history
     delete_older_than(engine, cutoff)            # retention in bounded batches
     quarantine_rows(engine, rows); recent_quarantined(engine)
@@ -21,14 +22,15 @@ from finhub.storage.engine import make_engine, migrate
 from finhub.storage.judged import store_judged
 from finhub.storage.levels import levels_stored, prices_since, stored_levels, upsert_levels
 from finhub.storage.prices import (bar_span, check_row, delete_older_than, last_timestamp, last_timestamps,
-                                   latest_prices, single_source_rows, summary, upsert_prices)
+                                   latest_prices, refresh_latest, single_source_rows, summary,
+                                   upsert_prices)
 from finhub.storage.quarantine import quarantine_rows, recent_quarantined
 from finhub.storage.rankings import latest_snapshot, store_snapshot
-from finhub.storage.schema import prices, quarantine
+from finhub.storage.schema import latest, prices, quarantine
 
 __all__ = [
     "make_engine", "migrate", "check_row", "upsert_prices", "latest_prices", "last_timestamp", "last_timestamps",
     "delete_older_than", "summary", "quarantine_rows", "recent_quarantined", "prices", "quarantine",
     "latest_snapshot", "store_snapshot", "bar_span", "prices_since", "upsert_levels", "stored_levels",
-    "levels_stored", "store_judged", "single_source_rows",
+    "levels_stored", "store_judged", "single_source_rows", "latest", "refresh_latest",
 ]

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 
 from sqlalchemy import Engine, bindparam
 
-from finhub.storage.prices import upsert_prices_on
+from finhub.storage.prices import refresh_latest_on, upsert_prices_on
 from finhub.storage.quarantine import quarantine_rows_on
 from finhub.storage.schema import prices
 
@@ -31,4 +31,5 @@ def store_judged(engine: Engine, price_rows: Sequence[Mapping], quarantined: Seq
         if move and quarantined:
             connection.execute(_DELETE_BY_KEY, [{"k_symbol": q["symbol"], "k_interval": q["interval"],
                                                  "k_timestamp": q["timestamp"]} for q in quarantined])
+            refresh_latest_on(connection, {(q["symbol"], q["interval"]) for q in quarantined})
         return written, quarantine_rows_on(connection, quarantined)

@@ -1,4 +1,4 @@
-"""Writing and reading the price history: idempotent bulk upserts and index-only lookups."""
+"""Writing and reading the price history: idempotent bulk upserts, and the newest row per symbol."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from functools import cache, partial
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 
-from sqlalchemy import Connection, Engine, bindparam, func, select, text
+from sqlalchemy import Connection, Engine, Table, bindparam, case, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
-from finhub.storage.schema import ASSET_TYPES, INTERVALS, PRICE_FIELDS, VALIDATION_STATUSES, prices
+from finhub.storage.schema import ASSET_TYPES, INTERVALS, PRICE_FIELDS, VALIDATION_STATUSES, latest, prices
 
 #: Rows deleted per transaction by the retention clean-up, so no write lock is held for long.
 DELETE_BATCH = 5000
@@ -19,32 +19,16 @@ DELETE_BATCH = 5000
 _COLUMNS = PRICE_FIELDS + ("created_at", "updated_at")
 _UPDATED = tuple(c for c in _COLUMNS if c not in ("symbol", "interval", "timestamp", "created_at"))
 
-# Every distinct symbol by a loose index scan: one index seek each, not a scan of every row.
-_ALL_SYMBOLS = """
-WITH RECURSIVE symbols(symbol) AS (
-    SELECT MIN(symbol) FROM assets_assetpriceshistoric
-    UNION ALL
-    SELECT (SELECT MIN(p.symbol) FROM assets_assetpriceshistoric p WHERE p.symbol > symbols.symbol)
-    FROM symbols WHERE symbols.symbol IS NOT NULL
-)
-SELECT symbol FROM symbols WHERE symbol IS NOT NULL
-"""
 _GIVEN_SYMBOLS = {
-    "postgresql": "SELECT symbol FROM unnest(CAST(:symbols AS text[])) AS s(symbol)",
-    "sqlite": "SELECT value AS symbol FROM json_each(:symbols)",
+    "postgresql": " AND l.symbol = ANY(CAST(:symbols AS text[]))",
+    "sqlite": " AND l.symbol IN (SELECT value FROM json_each(:symbols))",
 }
-# Then each symbol's newest row of the interval by one backward seek of the unique index.
-_NEWEST = {
-    "postgresql": """
-        SELECT {columns} FROM ({symbols}) AS s CROSS JOIN LATERAL (
-            SELECT {columns} FROM assets_assetpriceshistoric p
-            WHERE p.symbol = s.symbol AND p.interval = :interval ORDER BY p.timestamp DESC LIMIT 1) AS p""",
-    "sqlite": """
-        SELECT {columns} FROM assets_assetpriceshistoric p WHERE p.id IN (
-            SELECT (SELECT p.id FROM assets_assetpriceshistoric p
-                    WHERE p.symbol = s.symbol AND p.interval = :interval ORDER BY p.timestamp DESC LIMIT 1)
-            FROM ({symbols}) AS s)""",
-}
+# Refilling the copies of the newest rows, for every (symbol, interval) at once: one pass over the
+# unique index.
+_REFILL_ALL = """
+    INSERT INTO assets_latestprice ({columns}) SELECT {prefixed} FROM assets_assetpriceshistoric p JOIN (
+        SELECT symbol, interval, MAX(timestamp) AS newest FROM assets_assetpriceshistoric GROUP BY symbol, interval) n
+    ON p.symbol = n.symbol AND p.interval = n.interval AND p.timestamp = n.newest"""
 
 
 def check_row(row: Mapping) -> None:
@@ -66,15 +50,29 @@ def check_row(row: Mapping) -> None:
 
 
 @cache
-def _upsert_statement(dialect) -> tuple[str, tuple[str, ...] | None]:
-    """The upsert compiled once per dialect: SQL text and, for positional drivers, the bind order."""
-    stmt = (postgresql.insert if dialect.name == "postgresql" else sqlite.insert)(prices)
-    stmt = stmt.values({c: bindparam(c) for c in _COLUMNS}).on_conflict_do_update(
-        index_elements=["symbol", "interval", "timestamp"],
-        set_={c: getattr(stmt.excluded, c) for c in _UPDATED},
-    )
+def _upsert_statement(dialect, table: Table) -> tuple[str, tuple[str, ...] | None]:
+    """The upsert into ``table`` compiled once per dialect: SQL text and, for positional drivers, the bind order."""
+    stmt = (postgresql.insert if dialect.name == "postgresql" else sqlite.insert)(table)
+    stmt = stmt.values({c: bindparam(c) for c in _COLUMNS})
+    new = stmt.excluded
+    if table is prices:
+        stmt = stmt.on_conflict_do_update(index_elements=["symbol", "interval", "timestamp"],
+                                          set_={c: new[c] for c in _UPDATED})
+    else:
+        # A copy is replaced only by the same or a newer moment; the same moment keeps its first write time.
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["symbol", "interval"],
+            set_={**{c: new[c] for c in _UPDATED + ("timestamp",)},
+                  "created_at": case((new.timestamp == latest.c.timestamp, latest.c.created_at),
+                                     else_=new.created_at)},
+            where=new.timestamp >= latest.c.timestamp)
     compiled = stmt.compile(dialect=dialect)
     return str(compiled), tuple(compiled.positiontup) if compiled.positional else None
+
+
+def _execute_upsert(connection: Connection, table: Table, values: list[dict]) -> None:
+    sql, order = _upsert_statement(connection.dialect, table)
+    connection.exec_driver_sql(sql, values if order is None else [tuple(v[name] for name in order) for v in values])
 
 
 def upsert_prices(engine: Engine, rows: Sequence[Mapping]) -> int:
@@ -109,11 +107,43 @@ def upsert_prices_on(connection: Connection, rows: Sequence[Mapping]) -> int:
          "created_at": stamp, "updated_at": stamp}
         for row in rows
     ]
-    sql, order = _upsert_statement(dialect)
-    if order is not None:
-        values = [tuple(v[name] for name in order) for v in values]
-    connection.exec_driver_sql(sql, values)
+    newest: dict[tuple[str, str], dict] = {}
+    for value in values:
+        key = (value["symbol"], value["interval"])
+        if key not in newest or value["timestamp"] >= newest[key]["timestamp"]:
+            newest[key] = value
+    _execute_upsert(connection, prices, values)
+    # In key order, so two writers cannot deadlock on the copies' row locks.
+    _execute_upsert(connection, latest, [newest[key] for key in sorted(newest)])
     return len(values)
+
+
+def refresh_latest_on(connection: Connection, keys: Iterable[tuple[str, str]] | None = None) -> None:
+    """Copy again the newest history row of each (symbol, interval) in ``keys`` (all when ``None``).
+
+    Writes through this module keep the copies; this is for rows deleted or loaded by other means.
+    """
+    columns = [c.name for c in latest.c]
+    if keys is None:
+        connection.execute(latest.delete())
+        connection.exec_driver_sql(_REFILL_ALL.format(columns=", ".join(columns),
+                                                      prefixed=", ".join(f"p.{c}" for c in columns)))
+        return
+    params = [{"k_symbol": symbol, "k_interval": interval} for symbol, interval in sorted(set(keys))]
+    if not params:
+        return
+    connection.execute(latest.delete().where(latest.c.symbol == bindparam("k_symbol"),
+                                             latest.c.interval == bindparam("k_interval")), params)
+    newest = (select(*(prices.c[c] for c in columns))
+              .where(prices.c.symbol == bindparam("k_symbol"), prices.c.interval == bindparam("k_interval"))
+              .order_by(prices.c.timestamp.desc()).limit(1))
+    connection.execute(latest.insert().from_select(columns, newest), params)
+
+
+def refresh_latest(engine: Engine, keys: Iterable[tuple[str, str]] | None = None) -> None:
+    """:func:`refresh_latest_on` in a transaction of its own."""
+    with engine.begin() as connection:
+        refresh_latest_on(connection, keys)
 
 
 def single_source_rows(engine: Engine, since: datetime, interval: str = "quote") -> list[dict]:
@@ -132,23 +162,19 @@ def latest_prices(engine: Engine, interval: str = "quote", symbols: Iterable[str
                   columns: Sequence[str] | None = None) -> dict[str, dict]:
     """The newest row of ``interval`` per symbol (all symbols, or only ``symbols``), keyed by symbol.
 
-    ``columns`` narrows each row to those columns (``symbol`` is always there): callers that need
-    only the price and its time skip converting the other columns, most of the cost on PostgreSQL,
-    where price, time and validation status come from the unique index alone (index-only scans).
+    Read from the copies the writes keep (``assets_latestprice``), not by seeking the history.
+    ``columns`` narrows each row to those columns (``symbol`` is always there).
     """
-    selected = [prices.c.symbol, *(prices.c[c] for c in columns if c != "symbol")] if columns else list(prices.c)
+    selected = [latest.c.symbol, *(latest.c[c] for c in columns if c != "symbol")] if columns else list(latest.c)
     dialect = engine.dialect.name
     params: dict = {"interval": interval}
-    if symbols is None:
-        source = _ALL_SYMBOLS
-    else:
-        source = _GIVEN_SYMBOLS[dialect]
+    sql = f"SELECT {', '.join(f'l.{c.name}' for c in selected)} FROM assets_latestprice l WHERE l.interval = :interval"
+    if symbols is not None:
         symbols = list(symbols)
         params["symbols"] = symbols if dialect == "postgresql" else json.dumps(symbols)
-    names = ", ".join(f"p.{c.name}" for c in selected)
-    query = text(_NEWEST[dialect].format(symbols=source, columns=names)).columns(*selected)
+        sql += _GIVEN_SYMBOLS[dialect]
     with engine.connect() as connection:
-        result = connection.execute(query, params)
+        result = connection.execute(text(sql).columns(*selected), params)
         keys = tuple(result.keys())
         at = keys.index("symbol")
         # Rows zipped with the names: building RowMappings costs ~2 ms per 500 rows.
@@ -178,7 +204,11 @@ def delete_older_than(engine: Engine, cutoff: datetime, batch: int = DELETE_BATC
             count = connection.execute(prices.delete().where(prices.c.id.in_(doomed))).rowcount
         deleted += count
         if count < batch:
-            return deleted
+            break
+    # A newest row older than the cutoff means every row of its (symbol, interval) is gone.
+    with engine.begin() as connection:
+        connection.execute(latest.delete().where(latest.c.timestamp < cutoff))
+    return deleted
 
 
 def summary(engine: Engine) -> dict[str, tuple[int, datetime | None]]:

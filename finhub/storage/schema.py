@@ -62,25 +62,43 @@ def _observed() -> list[Column]:
             Column("timestamp", UTCDateTime(), nullable=False)]
 
 
+def _values() -> list[Column]:
+    """What a price row says of its moment: the columns both price tables share (new objects each call)."""
+    return [Column("price", Float, nullable=False),
+            Column("open", Float),
+            Column("high", Float),
+            Column("low", Float),
+            Column("volume", Float),
+            Column("market_cap", Float),
+            Column("source", String(20), nullable=False),
+            Column("validation_status", String(16), nullable=False),
+            Column("sources", String(100), nullable=False),
+            Column("max_deviation_pct", Float),
+            Column("created_at", UTCDateTime(), nullable=False),
+            Column("updated_at", UTCDateTime(), nullable=False)]
+
+
 prices = Table(
     "assets_assetpriceshistoric", metadata,
     *_observed(),
-    Column("price", Float, nullable=False),
-    Column("open", Float),
-    Column("high", Float),
-    Column("low", Float),
-    Column("volume", Float),
-    Column("market_cap", Float),
-    Column("source", String(20), nullable=False),
-    Column("validation_status", String(16), nullable=False),
-    Column("sources", String(100), nullable=False),
-    Column("max_deviation_pct", Float),
-    Column("created_at", UTCDateTime(), nullable=False),
-    Column("updated_at", UTCDateTime(), nullable=False),
-    # INCLUDE: the narrow latest-price query is an index-only scan on PostgreSQL (migration 0004).
+    *_values(),
+    # INCLUDE: the backward seek for a (symbol, interval)'s newest row is an index-only scan on
+    # PostgreSQL (migration 0004).
     UniqueConstraint("symbol", "interval", "timestamp", name="uq_prices_symbol_interval_timestamp",
                      postgresql_include=["price", "validation_status"]),
     Index("ix_prices_timestamp", "timestamp"),
+)
+
+#: A copy of each (symbol, interval)'s newest history row, kept by every write to the history in
+#: finhub.storage.prices (migration 0005): "latest price per symbol" reads a few hundred rows here
+#: instead of seeking the history's index once per symbol.
+latest = Table(
+    "assets_latestprice", metadata,
+    Column("symbol", String(20), primary_key=True),
+    Column("interval", String(8), primary_key=True),
+    Column("asset_type", String(10), nullable=False),
+    Column("timestamp", UTCDateTime(), nullable=False),
+    *_values(),
 )
 
 quarantine = Table(

@@ -126,18 +126,26 @@ def _alembic(engine, action, revision):
         getattr(command, action)(config, revision)
 
 
-def test_rows_stored_before_the_latest_price_index_survive_it_both_ways(database_url):
+def test_history_stored_before_the_latest_price_table_is_found_after_migrating_both_ways(database_url):
+    """Rows a version before migrations 0004-0005 wrote (no copies kept) are what latest_prices finds."""
     url, options = database_url
     engine = make_engine(url, **options)
     _alembic(engine, "upgrade", "0003_daily_levels")
-    batch = [row(s, m, 10.0 + m) for s in ("AAPL", "MSFT") for m in range(3)]
-    upsert_prices(engine, batch)
-    for action, revision in (("upgrade", "head"), ("downgrade", "0003_daily_levels"), ("upgrade", "head")):
+    batch = [row(s, m, 10.0 + m) for s in ("AAPL", "MSFT") for m in range(3)] + [row("MSFT", 60, 3.0, interval="1d")]
+    stamp = datetime.now(timezone.utc)
+    with engine.begin() as connection:
+        connection.execute(prices.insert(), [dict(r, validation_status="single_source", sources="yahoo",
+                                                  created_at=stamp, updated_at=stamp) for r in batch])
+    _alembic(engine, "upgrade", "head")
+    assert latest_prices(engine, symbols=["MSFT"], columns=["price", "timestamp"]) == {
+        "MSFT": {"symbol": "MSFT", "price": 10.0, "timestamp": T0}}
+    assert latest_prices(engine, "1d", columns=["price"]) == {"MSFT": {"symbol": "MSFT", "price": 3.0}}
+    upsert_prices(engine, [dict(r, validation_status="validated") for r in batch])  # still one row per key
+    for action, revision in (("downgrade", "0003_daily_levels"), ("upgrade", "head")):
         _alembic(engine, action, revision)
-        upsert_prices(engine, [dict(r, validation_status="validated") for r in batch])  # still one row per key
-        assert count(engine) == 6, (action, revision)
-        assert latest_prices(engine, symbols=["MSFT"], columns=["price", "validation_status"]) == {
-            "MSFT": {"symbol": "MSFT", "price": 10.0, "validation_status": "validated"}}
+        assert count(engine) == 7, (action, revision)
+    assert latest_prices(engine, symbols=["MSFT"], columns=["price", "validation_status"]) == {
+        "MSFT": {"symbol": "MSFT", "price": 10.0, "validation_status": "validated"}}
     engine.dispose()
 
 

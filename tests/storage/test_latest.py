@@ -1,0 +1,95 @@
+"""The copies of the newest rows (assets_latestprice) follow every write to the history, on both databases."""
+
+import threading
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import func, select, text
+
+from finhub.storage import delete_older_than, latest, latest_prices, prices, refresh_latest, store_judged, upsert_prices
+
+T0 = datetime(2026, 11, 20, 21, 0, tzinfo=timezone.utc)
+
+
+def row(symbol="AAPL", minutes=0, price=100.0, interval="quote", **extra):
+    return {"symbol": symbol, "asset_type": "stock", "interval": interval,
+            "timestamp": T0 - timedelta(minutes=minutes), "price": price, "source": "yahoo", **extra}
+
+
+def newest_in_history(engine) -> dict[tuple[str, str], dict]:
+    """Each (symbol, interval)'s newest history row, found the slow way."""
+    newest = select(prices.c.symbol, prices.c.interval, func.max(prices.c.timestamp).label("newest")).group_by(
+        prices.c.symbol, prices.c.interval).subquery()
+    query = select(*(prices.c[c.name] for c in latest.c)).join(newest, (prices.c.symbol == newest.c.symbol) & (
+        prices.c.interval == newest.c.interval) & (prices.c.timestamp == newest.c.newest))
+    with engine.connect() as c:
+        return {(r["symbol"], r["interval"]): dict(r) for r in c.execute(query).mappings()}
+
+
+def copies(engine) -> dict[tuple[str, str], dict]:
+    with engine.connect() as c:
+        return {(r["symbol"], r["interval"]): dict(r) for r in c.execute(select(latest)).mappings()}
+
+
+def test_an_older_row_never_replaces_the_newest_and_a_newer_one_does(engine):
+    upsert_prices(engine, [row("AAPL", 5, 105.0), row("AAPL", 0, 100.0), row("AAPL", 9, 109.0)])
+    upsert_prices(engine, [row("AAPL", 60 * 24 * 300, 1.0, interval="1d")])
+    upsert_prices(engine, [row("AAPL", 60, 160.0)])  # a late, older quote: history only
+    assert latest_prices(engine)["AAPL"]["price"] == 100.0
+    upsert_prices(engine, [row("AAPL", -1, 99.0), row("AAPL", 0, 101.0)])
+    assert latest_prices(engine)["AAPL"]["price"] == 99.0
+    assert latest_prices(engine, "1d")["AAPL"]["price"] == 1.0
+    assert copies(engine) == newest_in_history(engine)
+
+
+def test_retention_forgets_a_symbol_only_when_all_its_rows_are_gone(engine):
+    upsert_prices(engine, [row("AAPL", m) for m in range(0, 50, 10)] + [row("DEAD", 60 * 24 * 400, 7.0)])
+    assert set(latest_prices(engine)) == {"AAPL", "DEAD"}
+    assert delete_older_than(engine, T0 - timedelta(days=365), batch=2) == 1
+    assert set(latest_prices(engine)) == {"AAPL"}
+    assert delete_older_than(engine, T0 - timedelta(minutes=25), batch=2) == 2
+    assert latest_prices(engine)["AAPL"]["timestamp"] == T0
+    assert copies(engine) == newest_in_history(engine)
+
+
+def test_the_sweep_moving_the_newest_row_away_brings_back_the_one_before(engine):
+    upsert_prices(engine, [row("AAPL", 1, 99.0), row("AAPL", 0, 150.0), row("MSFT", 0, 300.0)])
+    moved = [{**row(symbol, 0), "reason": "disagreement", "detail": "", "observations": []}
+             for symbol in ("AAPL", "MSFT")]
+    store_judged(engine, [], moved, move=True)
+    assert {s: r["price"] for s, r in latest_prices(engine).items()} == {"AAPL": 99.0}
+    assert copies(engine) == newest_in_history(engine)
+
+
+def test_refresh_after_the_history_was_edited_by_hand(engine):
+    upsert_prices(engine, [row(s, m, 10.0 + m) for s in ("AAPL", "MSFT") for m in range(3)])
+    with engine.begin() as c:
+        c.execute(text("DELETE FROM assets_assetpriceshistoric WHERE symbol = 'MSFT' OR timestamp = :t"),
+                  {"t": prices.c.timestamp.type.process_bind_param(T0, engine.dialect)})
+    refresh_latest(engine, [("AAPL", "quote")])
+    assert {s: r["price"] for s, r in latest_prices(engine).items()} == {"AAPL": 11.0, "MSFT": 10.0}
+    refresh_latest(engine)
+    assert {s: r["price"] for s, r in latest_prices(engine).items()} == {"AAPL": 11.0}
+    assert copies(engine) == newest_in_history(engine)
+
+
+def test_concurrent_writers_in_opposite_orders_keep_the_newest_without_deadlock(engine):
+    symbols = [f"S{i:02d}" for i in range(20)]
+    failures = []
+
+    def write(minutes, order):
+        try:
+            for m in minutes:
+                upsert_prices(engine, [row(s, m, 1000.0 - m) for s in order])
+        except Exception as exc:  # reported below
+            failures.append(exc)
+
+    writers = [threading.Thread(target=write, args=(range(40, -1, -2), symbols)),
+               threading.Thread(target=write, args=(range(41, 0, -2), symbols[::-1])),
+               threading.Thread(target=write, args=(range(0, 41, 3), symbols[::2] + symbols[1::2]))]
+    for w in writers:
+        w.start()
+    for w in writers:
+        w.join()
+    assert failures == []
+    assert {s: r["price"] for s, r in latest_prices(engine).items()} == dict.fromkeys(symbols, 1000.0)
+    assert copies(engine) == newest_in_history(engine)
