@@ -19,6 +19,7 @@ COMMANDS = (
     "finhub.commands.universe",
     "finhub.commands.plan",
     "finhub.commands.status",
+    "finhub.commands.prices",
     "finhub.commands.rankings",
     "finhub.commands.backfill",
     "finhub.commands.quarantine",

@@ -7,6 +7,7 @@ import json
 import re
 from datetime import datetime, timedelta, timezone
 
+from finhub.commands import iso_utc
 from finhub.storage import make_engine, migrate, recent_quarantined
 
 _UNITS = {"m": "minutes", "h": "hours", "d": "days"}
@@ -37,27 +38,23 @@ def register(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
 def run(args, settings) -> int:
     engine = make_engine(settings.database)
     migrate(engine)
     rows = recent_quarantined(engine, limit=args.limit, since=args.since)
     if args.json:
         print(json.dumps([{"symbol": r["symbol"], "asset_type": r["asset_type"], "interval": r["interval"],
-                           "timestamp": _iso(r["timestamp"]), "reason": r["reason"], "detail": r["detail"],
-                           "sources": r["observations"], "quarantined_at": _iso(r["created_at"])} for r in rows],
+                           "timestamp": iso_utc(r["timestamp"]), "reason": r["reason"], "detail": r["detail"],
+                           "sources": r["observations"], "quarantined_at": iso_utc(r["created_at"])} for r in rows],
                          indent=1))
         return 0
     if not rows:
-        print("no rejected prices" + (f" since {_iso(args.since)}" if args.since else ""))
+        print("no rejected prices" + (f" since {iso_utc(args.since)}" if args.since else ""))
         return 0
     print(f"{'rejected at':20}  {'symbol':8} {'interval':8} {'market time':20}  {'reason':12}  sources")
     for r in rows:
         sources = ", ".join(f"{o['provider']} {o['price']}" for o in r["observations"])
-        print(f"{_iso(r['created_at']):20}  {r['symbol']:8} {r['interval']:8} {_iso(r['timestamp']):20}  "
+        print(f"{iso_utc(r['created_at']):20}  {r['symbol']:8} {r['interval']:8} {iso_utc(r['timestamp']):20}  "
               f"{r['reason']:12}  {sources}")
         print(f"{'':22}{r['detail']}")
     return 0

@@ -1,0 +1,71 @@
+"""``python -m finhub prices``: the newest stored price per symbol, as text and JSON, and --refresh."""
+
+import json
+import os
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import text
+
+from finhub.cli import main
+from finhub.storage import make_engine, migrate, upsert_prices
+
+T0 = datetime(2026, 11, 20, 15, 0, tzinfo=timezone.utc)
+
+
+def quote(symbol, price, minutes=0, asset_type="stock", **extra):
+    return {"symbol": symbol, "asset_type": asset_type, "interval": "quote", "timestamp": T0 - timedelta(minutes=minutes),
+            "price": price, "source": "yahoo", **extra}
+
+
+@pytest.fixture
+def database(tmp_path, monkeypatch):
+    for name in [n for n in os.environ if n.startswith("FINHUB_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("FINHUB_DATABASE_URL", f"sqlite:///{tmp_path / 'finhub.db'}")
+    monkeypatch.setenv("FINHUB_CONFIG", str(tmp_path / "finhub.toml"))
+    (tmp_path / "finhub.toml").touch()
+    engine = make_engine(f"sqlite:///{tmp_path / 'finhub.db'}")
+    migrate(engine)
+    return engine
+
+
+def test_text_lists_each_symbols_newest_price_with_its_source_and_validation(database, capsys):
+    upsert_prices(database, [quote("AAPL", 230.5, 5), quote("AAPL", 231.25), quote("DOGE", 0.0712345, 1, "crypto"),
+                             quote("BTC", 91234.5, 2, "crypto", source="coingecko", validation_status="validated",
+                                   sources="coingecko,yahoo", max_deviation_pct=0.2)])
+    assert main(["prices"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[:3] == ["symbol", "type", "price"]
+    assert [line.split()[:4] for line in lines[1:]] == [
+        ["AAPL", "stock", "231.25", "2026-11-20T15:00:00Z"],
+        ["BTC", "crypto", "91,234.50", "2026-11-20T14:58:00Z"],
+        ["DOGE", "crypto", "0.0712345", "2026-11-20T14:59:00Z"]]
+    assert lines[2].split()[5:] == ["coingecko", "validated", "(coingecko,yahoo)"]
+
+
+def test_json_for_given_symbols_and_a_missing_one_is_an_error(database, capsys):
+    upsert_prices(database, [quote("AAPL", 231.25), quote("MSFT", 410.0)])
+    assert main(["prices", "--json", "msft"]) == 0
+    (entry,) = json.loads(capsys.readouterr().out)
+    assert entry == {"symbol": "MSFT", "asset_type": "stock", "interval": "quote", "price": 410.0,
+                     "timestamp": "2026-11-20T15:00:00Z", "source": "yahoo", "validation_status": "single_source",
+                     "sources": ["yahoo"], "max_deviation_pct": None}
+    assert main(["prices", "AAPL", "HES"]) == 1
+    out, err = capsys.readouterr()
+    assert "AAPL" in out and err == "finhub: no stored quote price for HES\n"
+    with pytest.raises(SystemExit) as exit:
+        main(["prices", "AAPL;DROP"])
+    assert exit.value.code == 2 and "not a symbol: 'AAPL;DROP'" in capsys.readouterr().err
+    assert main(["prices", "--interval", "1d"]) == 0
+    assert capsys.readouterr().out == "no stored 1d prices\n"
+
+
+def test_refresh_after_deleting_history_rows_by_hand(database, capsys):
+    upsert_prices(database, [quote("AAPL", 230.0, 1), quote("AAPL", 999.0)])
+    with database.begin() as c:
+        c.execute(text("DELETE FROM assets_assetpriceshistoric WHERE price = 999.0"))
+    assert main(["prices", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["price"] == 999.0  # the copy does not know yet
+    assert main(["prices", "--json", "--refresh"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["price"] == 230.0
