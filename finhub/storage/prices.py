@@ -8,7 +8,7 @@ from functools import cache, partial
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 
-from sqlalchemy import Connection, Engine, Table, bindparam, case, func, select, text
+from sqlalchemy import Connection, Engine, Table, bindparam, case, func, select, text, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 
 from finhub.storage.schema import ASSET_TYPES, INTERVALS, PRICE_FIELDS, VALIDATION_STATUSES, latest, prices
@@ -112,10 +112,20 @@ def upsert_prices_on(connection: Connection, rows: Sequence[Mapping]) -> int:
         key = (value["symbol"], value["interval"])
         if key not in newest or value["timestamp"] >= newest[key]["timestamp"]:
             newest[key] = value
-    _execute_upsert(connection, prices, values)
-    # In key order, so two writers cannot deadlock on the copies' row locks.
+    # The copies first and in key order: a writer holds its copies' row locks before it touches the
+    # history, so two writers cannot deadlock (see lock_latest_on).
     _execute_upsert(connection, latest, [newest[key] for key in sorted(newest)])
+    _execute_upsert(connection, prices, values)
     return len(values)
+
+
+def lock_latest_on(connection: Connection, keys: Iterable[tuple[str, str]]) -> None:
+    """Lock the stored copies of (symbol, interval) ``keys`` in key order, for a transaction that
+    writes them in more than one pass (PostgreSQL; SQLite has one writer at a time anyway)."""
+    keys = sorted(set(keys))
+    if connection.dialect.name == "postgresql" and keys:
+        connection.execute(select(latest.c.symbol).where(tuple_(latest.c.symbol, latest.c.interval).in_(keys))
+                           .order_by(latest.c.symbol, latest.c.interval).with_for_update())
 
 
 def refresh_latest_on(connection: Connection, keys: Iterable[tuple[str, str]] | None = None) -> None:

@@ -93,3 +93,34 @@ def test_concurrent_writers_in_opposite_orders_keep_the_newest_without_deadlock(
     assert failures == []
     assert {s: r["price"] for s, r in latest_prices(engine).items()} == dict.fromkeys(symbols, 1000.0)
     assert copies(engine) == newest_in_history(engine)
+
+
+def test_the_sweep_moving_rows_while_quotes_are_stored_cannot_deadlock(engine):
+    symbols = [f"S{i:02d}" for i in range(12)]
+    upsert_prices(engine, [row(s, 1000, 1.0) for s in symbols])
+    failures = []
+
+    def store_quotes():
+        try:
+            for m in range(999, 960, -1):
+                upsert_prices(engine, [row(s, m, 2.0) for s in symbols])
+        except Exception as exc:  # reported below
+            failures.append(exc)
+
+    def sweep():
+        # Validates the later symbols' rows and moves the earlier ones' away: two passes over the copies.
+        try:
+            for m in range(999, 960, -1):
+                moved = [{**row(s, m), "reason": "disagreement", "detail": "", "observations": []} for s in symbols[:6]]
+                store_judged(engine, [row(s, m, 2.0, validation_status="validated") for s in symbols[6:]], moved,
+                             move=True)
+        except Exception as exc:  # reported below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=store_quotes), threading.Thread(target=sweep)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert failures == []
+    assert copies(engine) == newest_in_history(engine)
