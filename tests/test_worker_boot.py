@@ -1,0 +1,46 @@
+"""A worker process builds the jobs' context when it boots; a broken setting is a warning there, not a crash."""
+
+import os
+
+import pytest
+from sqlalchemy import inspect
+from sqlalchemy.exc import OperationalError
+from structlog.testing import capture_logs
+
+import finhub.context
+from finhub import market_hours
+from finhub.broker import WarmContext
+from tests.redis_dbs import PLANNER_DB
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    for name in [n for n in os.environ if n.startswith("FINHUB_")]:
+        monkeypatch.delenv(name)
+    (tmp_path / "finhub.toml").touch()
+    monkeypatch.setenv("FINHUB_CONFIG", str(tmp_path / "finhub.toml"))
+    monkeypatch.setenv("FINHUB_REDIS_URL", f"redis://127.0.0.1:6379/{PLANNER_DB}")
+    monkeypatch.setenv("FINHUB_DATABASE_URL", f"sqlite:///{tmp_path / 'finhub.db'}")
+    monkeypatch.setattr(finhub.context, "_current", None)
+    return monkeypatch
+
+
+def test_boot_migrates_the_store_and_builds_the_providers_before_the_first_job(env, tmp_path):
+    market_hours._sessions.cache_clear()
+    WarmContext().after_worker_boot(None, None)
+    ctx = finhub.context._current
+    assert ctx is not None and set(vars(ctx)["providers"]) == {"yahoo", "coingecko"}  # no Alpha Vantage key
+    assert "assets_latestprice" in inspect(vars(ctx)["engine"]).get_table_names()
+    assert market_hours._sessions.cache_info().currsize == 1
+    assert finhub.context.current() is ctx
+
+
+def test_a_database_down_at_boot_is_a_warning_and_the_first_job_meets_the_error(env):
+    env.setenv("FINHUB_DATABASE_URL", "postgresql://finhub@127.0.0.1:1/nowhere")
+    with capture_logs() as logs:
+        WarmContext().after_worker_boot(None, None)
+    (warning,) = [e for e in logs if e["log_level"] == "warning"]
+    assert warning["event"] == "could not prepare the jobs' context at worker boot"
+    assert "127.0.0.1" in warning["error"] and "finhub@" not in warning["error"]
+    with pytest.raises(OperationalError):
+        finhub.context.current().engine
