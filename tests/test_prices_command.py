@@ -1,14 +1,13 @@
 """``python -m finhub prices``: the newest stored price per symbol, as text and JSON, and --refresh."""
 
 import json
-import os
 from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import text
 
 from finhub.cli import main
-from finhub.storage import make_engine, migrate, upsert_prices
+from finhub.storage import upsert_prices
 
 T0 = datetime(2026, 11, 20, 15, 0, tzinfo=timezone.utc)
 
@@ -18,20 +17,8 @@ def quote(symbol, price, minutes=0, asset_type="stock", **extra):
             "price": price, "source": "yahoo", **extra}
 
 
-@pytest.fixture
-def database(tmp_path, monkeypatch):
-    for name in [n for n in os.environ if n.startswith("FINHUB_")]:
-        monkeypatch.delenv(name)
-    monkeypatch.setenv("FINHUB_DATABASE_URL", f"sqlite:///{tmp_path / 'finhub.db'}")
-    monkeypatch.setenv("FINHUB_CONFIG", str(tmp_path / "finhub.toml"))
-    (tmp_path / "finhub.toml").touch()
-    engine = make_engine(f"sqlite:///{tmp_path / 'finhub.db'}")
-    migrate(engine)
-    return engine
-
-
-def test_text_lists_each_symbols_newest_price_with_its_source_and_validation(database, capsys):
-    upsert_prices(database, [quote("AAPL", 230.5, 5), quote("AAPL", 231.25), quote("DOGE", 0.0712345, 1, "crypto"),
+def test_text_lists_each_symbols_newest_price_with_its_source_and_validation(cli_database, capsys):
+    upsert_prices(cli_database, [quote("AAPL", 230.5, 5), quote("AAPL", 231.25), quote("DOGE", 0.0712345, 1, "crypto"),
                              quote("BTC", 91234.5, 2, "crypto", source="coingecko", validation_status="validated",
                                    sources="coingecko,yahoo", max_deviation_pct=0.2)])
     assert main(["prices"]) == 0
@@ -44,8 +31,8 @@ def test_text_lists_each_symbols_newest_price_with_its_source_and_validation(dat
     assert lines[2].split()[5:] == ["coingecko", "validated", "(coingecko,yahoo)"]
 
 
-def test_json_for_given_symbols_and_a_missing_one_is_an_error(database, capsys):
-    upsert_prices(database, [quote("AAPL", 231.25), quote("MSFT", 410.0)])
+def test_json_for_given_symbols_and_a_missing_one_is_an_error(cli_database, capsys):
+    upsert_prices(cli_database, [quote("AAPL", 231.25), quote("MSFT", 410.0)])
     assert main(["prices", "--json", "msft"]) == 0
     (entry,) = json.loads(capsys.readouterr().out)
     assert entry == {"symbol": "MSFT", "asset_type": "stock", "interval": "quote", "price": 410.0,
@@ -61,9 +48,9 @@ def test_json_for_given_symbols_and_a_missing_one_is_an_error(database, capsys):
     assert capsys.readouterr().out == "no stored 1d prices\n"
 
 
-def test_refresh_after_deleting_history_rows_by_hand(database, capsys):
-    upsert_prices(database, [quote("AAPL", 230.0, 1), quote("AAPL", 999.0)])
-    with database.begin() as c:
+def test_refresh_after_deleting_history_rows_by_hand(cli_database, capsys):
+    upsert_prices(cli_database, [quote("AAPL", 230.0, 1), quote("AAPL", 999.0)])
+    with cli_database.begin() as c:
         c.execute(text("DELETE FROM assets_assetpriceshistoric WHERE price = 999.0"))
     assert main(["prices", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)[0]["price"] == 999.0  # the copy does not know yet

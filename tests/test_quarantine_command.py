@@ -1,13 +1,12 @@
 """``python -m finhub quarantine``: recent rejections as text and as JSON, filtered by --since and --limit."""
 
 import json
-import os
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from finhub.cli import main
-from finhub.storage import make_engine, migrate, quarantine_rows
+from finhub.storage import quarantine_rows
 
 T0 = datetime(2026, 11, 20, 15, 0, tzinfo=timezone.utc)
 
@@ -20,21 +19,9 @@ def rejection(symbol, reason, minutes):
                 {"provider": "yahoo", "price": 105.0, "timestamp": stamp.isoformat()}]}
 
 
-@pytest.fixture
-def database(tmp_path, monkeypatch):
-    for name in [n for n in os.environ if n.startswith("FINHUB_")]:
-        monkeypatch.delenv(name)
-    monkeypatch.setenv("FINHUB_DATABASE_URL", f"sqlite:///{tmp_path / 'finhub.db'}")
-    monkeypatch.setenv("FINHUB_CONFIG", str(tmp_path / "finhub.toml"))
-    (tmp_path / "finhub.toml").touch()
-    engine = make_engine(f"sqlite:///{tmp_path / 'finhub.db'}")
-    migrate(engine)
-    return engine
-
-
-def test_text_lists_the_newest_first_with_every_source_and_the_reason(database, capsys):
-    quarantine_rows(database, [rejection("BTC", "disagreement", 0)])
-    quarantine_rows(database, [rejection("ETH", "stale", 1)])
+def test_text_lists_the_newest_first_with_every_source_and_the_reason(cli_database, capsys):
+    quarantine_rows(cli_database, [rejection("BTC", "disagreement", 0)])
+    quarantine_rows(cli_database, [rejection("ETH", "stale", 1)])
     assert main(["quarantine"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split()[:3] == ["rejected", "at", "symbol"]
@@ -45,8 +32,8 @@ def test_text_lists_the_newest_first_with_every_source_and_the_reason(database, 
     assert "BTC" not in capsys.readouterr().out
 
 
-def test_json_for_scripts_and_since(database, capsys):
-    quarantine_rows(database, [rejection("BTC", "disagreement", 0)])
+def test_json_for_scripts_and_since(cli_database, capsys):
+    quarantine_rows(cli_database, [rejection("BTC", "disagreement", 0)])
     assert main(["quarantine", "--json"]) == 0
     (entry,) = json.loads(capsys.readouterr().out)
     assert entry["symbol"] == "BTC" and entry["reason"] == "disagreement"
@@ -60,7 +47,7 @@ def test_json_for_scripts_and_since(database, capsys):
     assert capsys.readouterr().out == "no rejected prices since 2099-01-01T00:00:00Z\n"
 
 
-def test_a_bad_since_is_one_clear_line(database, capsys):
+def test_a_bad_since_is_one_clear_line(cli_database, capsys):
     with pytest.raises(SystemExit) as exit_:
         main(["quarantine", "--since", "yesterday"])
     assert exit_.value.code == 2
