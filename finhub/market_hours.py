@@ -80,10 +80,15 @@ def _minute(now: datetime) -> float:
 
 def is_open(now: datetime) -> bool:
     """Whether NYSE is trading at ``now`` (from the opening minute up to, not including, the close)."""
+    return session_open(now) is not None
+
+
+def session_open(now: datetime) -> datetime | None:
+    """When the session trading at ``now`` opened, or None while NYSE is closed."""
     minute = _minute(now)
     opens, closes = sessions()
     i = bisect.bisect_right(opens, minute) - 1
-    return i >= 0 and minute < closes[i]
+    return datetime.fromtimestamp(opens[i], timezone.utc) if i >= 0 and minute < closes[i] else None
 
 
 def last_close(now: datetime) -> datetime:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 from finhub import collect
 from finhub.broker import resolve_redis_url
+from finhub.commands import iso_utc
 from finhub.context import Context
-from finhub.storage import make_engine, migrate, summary
+from finhub.freshness import stale_quotes
+from finhub.storage import latest_prices, make_engine, migrate, summary
 
 
 def register(subparsers) -> None:
@@ -38,12 +42,19 @@ def run(args, settings) -> int:
     print("\nhistory (assets_assetpriceshistoric)")
     for asset_type, (rows, latest) in sorted(summary(engine).items()) or [("(empty)", (0, None))]:
         print(f"  {asset_type:8} {rows:10,} rows, latest market time {latest.isoformat() if latest else '-'}")
+    active = [a for a in ctx.universe if a.active]
+    quotes = latest_prices(engine, "quote", [a.symbol for a in active], columns=["timestamp"])
+    stale = stale_quotes(active, {s: r["timestamp"] for s, r in quotes.items()}, settings.schedule,
+                         datetime.now(timezone.utc))
+    print(f"  quotes: {len(active) - len(stale)} of {len(active)} active assets fresh")
     print("\nproviders")
     for name in ("yahoo", "coingecko", "alphavantage"):
         h = ctx.breakers.health(name)
         extra = f", retry in {h.retry_after:.0f}s, last error: {h.last_error}" if h.state != "closed" else ""
         print(f"  {name:13} breaker {h.state}{extra}")
     warnings = [f"{s}: {n}" for s, n in ctx.universe.notices]
+    warnings += [f"{a.symbol}: no fresh quote, " + (f"the newest is from {iso_utc(last)}" if last else "none stored yet")
+                 for a, last in stale]
     warnings += [f"{s}: rejected by every provider: {reason}" for s, reason in sorted(r.hgetall(collect.BAD_SYMBOLS_KEY).items())]
     print("\nasset warnings")
     for line in warnings or ["(none)"]:

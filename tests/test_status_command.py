@@ -1,0 +1,35 @@
+"""``python -m finhub status``: how fresh the stored quotes are, and a warning per asset without a fresh one."""
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from finhub.cli import main
+from finhub.storage import upsert_prices
+from finhub.universe import build_universe
+from tests.redis_dbs import PLANNER_DB, flushed
+
+
+@pytest.fixture
+def redis_db(cli_database, monkeypatch):
+    monkeypatch.setenv("FINHUB_REDIS_URL", f"redis://127.0.0.1:6379/{PLANNER_DB}")
+    yield from flushed(PLANNER_DB)
+
+
+def test_status_counts_fresh_quotes_and_names_each_asset_without_one(cli_database, redis_db, capsys):
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    universe = build_universe()
+    cryptos = [a.symbol for a in universe.cryptos]
+    upsert_prices(cli_database, [
+        {"symbol": s, "asset_type": "crypto", "interval": "quote", "price": 1.0, "source": "coingecko",
+         "timestamp": now - timedelta(minutes=30 if s == "ETH" else 1)} for s in cryptos if s != "DOGE"])
+    assert main(["status"]) == 0
+    out = capsys.readouterr().out
+    active = [a for a in universe if a.active]
+    warned = [line.split(":")[0].strip() for line in out.splitlines() if ": no fresh quote, " in line]
+    assert f"  quotes: {len(active) - len(warned)} of {len(active)} active assets fresh" in out.splitlines()
+    assert {"ETH", "DOGE"} <= set(warned) and not set(warned) & (set(cryptos) - {"ETH", "DOGE"})
+    assert "HES" not in warned  # delisted: its notice says so, it expects no quotes
+    eth = (now - timedelta(minutes=30)).isoformat().replace("+00:00", "Z")
+    assert f"  ETH: no fresh quote, the newest is from {eth}" in out
+    assert "  DOGE: no fresh quote, none stored yet" in out
