@@ -53,10 +53,16 @@ ARRIVAL_MARGIN_MS = 100
 #: the clock and then lost the CPU did not see the entries faster callers stamped a few milliseconds
 #: later, and was admitted over the limit (3 calls in one second against 2, with 4 worker processes
 #: in tests/pipeline/test_quota_hammer.py). Counting every entry from the window's start fixes it.
-PUT_ITEM = LuaScript.PUT_ITEM.replace("redis.call('ZCOUNT', bucket, window_start, now)",
-                                      "redis.call('ZCOUNT', bucket, window_start, '+inf')")
-if PUT_ITEM == LuaScript.PUT_ITEM:
-    raise ImportError("pyrate-limiter's RedisBucket script changed: review finhub.quota.PUT_ITEM")
+#: And a burst larger than a window can ever hold (Yahoo's cookie and crumb requests before a quote:
+#: 3 calls against a ceiling of 2 a second) was refused for ever: it is admitted into an empty window,
+#: and counted whole, so no other purpose's call joins it in that window.
+_PATCHES = (("redis.call('ZCOUNT', bucket, window_start, now)", "redis.call('ZCOUNT', bucket, window_start, '+inf')"),
+            ("if space_available < space_required then", "if space_available < math.min(space_required, limit) then"))
+PUT_ITEM = LuaScript.PUT_ITEM
+for _old, _new in _PATCHES:
+    if _old not in PUT_ITEM:
+        raise ImportError("pyrate-limiter's RedisBucket script changed: review finhub.quota.PUT_ITEM")
+    PUT_ITEM = PUT_ITEM.replace(_old, _new)
 
 WINDOWS_MS: dict[str, int] = {
     "per_second": int(Duration.SECOND),
@@ -167,17 +173,17 @@ class Quotas:
         if bucket is None:
             return Reservation(True)
         now_ms = bucket.now()
-        # A burst larger than a window can ever hold (Yahoo's cookie and crumb requests before a quote,
-        # against a ceiling of two calls a second) counts as that window's whole limit: it goes through
-        # once the window is empty, instead of never.
-        weight = min(calls, min(rate.limit for rate in bucket.rates))
-        decision = bucket.put_decision(RateItem(f"{purpose}", now_ms, weight=weight))
+        decision = bucket.put_decision(RateItem(f"{purpose}", now_ms, weight=calls))
         if decision.allowed:
             if now_ms % 50 == 0:  # prune old entries now and then; ZCOUNT ignores them anyway
                 self.redis.zremrangebyscore(bucket.bucket_key, 0, now_ms - MONTH_MS)
             return Reservation(True)
         failing = decision.failing_rate
-        wait_ms = decision.retry_after_ms if decision.retry_after_ms and decision.retry_after_ms > 0 else 1
+        wait_ms = decision.retry_after_ms
+        if not wait_ms or wait_ms <= 0:
+            # A burst larger than the window waits for it to empty: for its newest call to leave it.
+            newest = self.redis.zrange(bucket.bucket_key, -1, -1, withscores=True)
+            wait_ms = newest[0][1] + failing.interval - now_ms + 1 if newest and failing else 1
         window = next((n for n, ms in WINDOWS_MS.items()
                        if failing and counted_ms(ms, self.time_scale) == failing.interval), "min_spacing")
         return Reservation(False, retry_after=wait_ms / 1000, window=window)

@@ -37,10 +37,16 @@ def test_a_burst_larger_than_a_window_goes_through_once_the_window_is_empty(redi
     # crumb requests is 3 calls, more than the quotes' second can ever hold.
     q = Quotas.from_settings(redis_client, load_settings(environ={}))
     assert q.reserve("yahoo", Purpose.QUOTES, 3)
+    assert q.used("yahoo", "per_second") == 3  # counted whole: Yahoo's 3 a second are all spent
     refused = q.reserve("yahoo", Purpose.QUOTES, 1)
     assert not refused and refused.window == "per_second"
+    assert not q.reserve("yahoo", Purpose.FALLBACK, 1)  # its ceiling is the full 3
     time.sleep(refused.retry_after)
     assert q.reserve("yahoo", Purpose.QUOTES, 1)
+    refused = q.reserve("yahoo", Purpose.QUOTES, 3)  # the window is not empty: wait until it is
+    assert not refused and refused.window == "per_second" and 0.5 < refused.retry_after <= 1.01 + MARGIN
+    time.sleep(refused.retry_after)
+    assert q.reserve("yahoo", Purpose.QUOTES, 3)
 
 
 def test_every_window_is_enforced(redis_client):
