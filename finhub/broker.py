@@ -107,8 +107,9 @@ def make_broker(url: str) -> RedisBroker:
 
 
 class WarmContext(dramatiq.Middleware):
-    """Build the jobs' context (store, providers, quotas) and the market calendar when a worker
-    process boots, so the first refresh after a start is not seconds slower than the rest."""
+    """Build the jobs' context (store, providers, quotas) and the market calendar as a worker
+    process boots: jobs that arrive meanwhile wait for it instead of each paying for it, and the
+    first refresh after a start is not seconds slower than the rest."""
 
     def after_worker_boot(self, broker, worker) -> None:
         from finhub.context import current

@@ -49,10 +49,17 @@ def test_json_for_given_symbols_and_a_missing_one_is_an_error(cli_database, caps
 
 
 def test_refresh_after_deleting_history_rows_by_hand(cli_database, capsys):
-    upsert_prices(cli_database, [quote("AAPL", 230.0, 1), quote("AAPL", 999.0)])
+    upsert_prices(cli_database, [quote(s, 230.0, 1) for s in ("AAPL", "MSFT")] + [quote(s, 999.0) for s in ("AAPL", "MSFT")]
+                  + [dict(quote("AAPL", 5.0, 60 * 24), interval="1d")])
     with cli_database.begin() as c:
-        c.execute(text("DELETE FROM assets_assetpriceshistoric WHERE price = 999.0"))
-    assert main(["prices", "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)[0]["price"] == 999.0  # the copy does not know yet
-    assert main(["prices", "--json", "--refresh"]) == 0
-    assert json.loads(capsys.readouterr().out)[0]["price"] == 230.0
+        c.execute(text("DELETE FROM assets_assetpriceshistoric WHERE price IN (999.0, 5.0)"))
+
+    def prices(*args):
+        assert main(["prices", "--json", *args]) == 0
+        return {p["symbol"]: p["price"] for p in json.loads(capsys.readouterr().out)}
+
+    assert prices() == {"AAPL": 999.0, "MSFT": 999.0}  # the copies do not know yet
+    assert prices("--refresh", "aapl") == {"AAPL": 230.0}
+    assert prices("--interval", "1d") == {}  # every interval of the symbols given
+    assert prices() == {"AAPL": 230.0, "MSFT": 999.0}
+    assert prices("--refresh") == {"AAPL": 230.0, "MSFT": 230.0}

@@ -2,6 +2,7 @@
 
 import os
 
+import dramatiq
 import pytest
 from sqlalchemy import inspect
 from sqlalchemy.exc import OperationalError
@@ -9,7 +10,8 @@ from structlog.testing import capture_logs
 
 import finhub.context
 from finhub import market_hours
-from finhub.broker import WarmContext
+from finhub.broker import WarmContext, setup_broker
+from finhub.settings import load_settings
 from tests.redis_dbs import PLANNER_DB
 
 
@@ -25,9 +27,12 @@ def env(tmp_path, monkeypatch):
     return monkeypatch
 
 
-def test_boot_migrates_the_store_and_builds_the_providers_before_the_first_job(env, tmp_path):
+def test_the_actors_broker_prepares_the_context_when_a_worker_boots(env, tmp_path):
     market_hours._sessions.cache_clear()
-    WarmContext().after_worker_boot(None, None)
+    env.setattr(dramatiq, "set_broker", lambda broker: None)  # leave the suite's global broker alone
+    broker = setup_broker(load_settings())
+    (warm,) = [m for m in broker.middleware if isinstance(m, WarmContext)]
+    warm.after_worker_boot(broker, None)
     ctx = finhub.context._current
     assert ctx is not None and set(vars(ctx)["providers"]) == {"yahoo", "coingecko"}  # no Alpha Vantage key
     assert "assets_latestprice" in inspect(vars(ctx)["engine"]).get_table_names()

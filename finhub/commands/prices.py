@@ -25,7 +25,8 @@ def register(subparsers) -> None:
     parser.add_argument("--interval", choices=INTERVALS, default="quote", help="live quotes (default) or bars")
     parser.add_argument("--json", action="store_true", help="one JSON array, for scripts")
     parser.add_argument("--refresh", action="store_true",
-                        help="first copy the newest rows from the history again (after editing it by hand)")
+                        help="first copy the newest rows from the history again, of the symbols given or of all "
+                             "(after editing the history by hand, or upgrading while older workers ran)")
     parser.set_defaults(func=run)
 
 
@@ -35,15 +36,15 @@ def _age(moment: datetime, now: datetime) -> str:
 
 
 def _price(value: float) -> str:
-    return f"{value:,.2f}" if value >= 1 else f"{value:.8f}".rstrip("0")
+    return f"{value:,.2f}" if value >= 1 else f"{value:.6g}"
 
 
 def run(args, settings) -> int:
     engine = make_engine(settings.database)
     migrate(engine)
-    if args.refresh:
-        refresh_latest(engine)
     wanted = args.symbols
+    if args.refresh:
+        refresh_latest(engine, [(s, interval) for s in wanted for interval in INTERVALS] if wanted else None)
     latest = latest_prices(engine, args.interval, wanted or None)
     rows = [latest[s] for s in sorted(latest)]
     if args.json:

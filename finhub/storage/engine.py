@@ -15,6 +15,8 @@ if TYPE_CHECKING:
 
 #: Seconds a SQLite writer waits for another process's write lock before failing.
 SQLITE_BUSY_TIMEOUT = 30
+#: Seconds to wait for PostgreSQL to accept a connection (an unreachable host would block a worker).
+POSTGRES_CONNECT_TIMEOUT = 10
 #: PostgreSQL advisory lock key serialising migrations across processes.
 MIGRATION_LOCK_KEY = 0x66696E687562  # "finhub"
 
@@ -30,7 +32,8 @@ def make_engine(url: str, **kwargs) -> Engine:
         engine = create_engine(parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT}, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(parsed, pool_pre_ping=True, **kwargs)
+    connect_args = {"connect_timeout": POSTGRES_CONNECT_TIMEOUT, **kwargs.pop("connect_args", {})}
+    return create_engine(parsed, pool_pre_ping=True, connect_args=connect_args, **kwargs)
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:

@@ -49,23 +49,28 @@ def check_row(row: Mapping) -> None:
         raise ValueError(f"{symbol}: timestamp must be a timezone-aware datetime, got {stamp!r}")
 
 
+def _insert(dialect):
+    return postgresql.insert if dialect.name == "postgresql" else sqlite.insert
+
+
+def _on_conflict(stmt, table: Table):
+    """``stmt`` (an insert into ``table``) made an upsert on the table's natural key."""
+    new = stmt.excluded
+    if table is prices:
+        return stmt.on_conflict_do_update(index_elements=["symbol", "interval", "timestamp"],
+                                          set_={c: new[c] for c in _UPDATED})
+    # A copy is replaced only by the same or a newer moment; the same moment keeps its first write time.
+    return stmt.on_conflict_do_update(
+        index_elements=["symbol", "interval"],
+        set_={**{c: new[c] for c in _UPDATED + ("timestamp",)},
+              "created_at": case((new.timestamp == latest.c.timestamp, latest.c.created_at), else_=new.created_at)},
+        where=new.timestamp >= latest.c.timestamp)
+
+
 @cache
 def _upsert_statement(dialect, table: Table) -> tuple[str, tuple[str, ...] | None]:
     """The upsert into ``table`` compiled once per dialect: SQL text and, for positional drivers, the bind order."""
-    stmt = (postgresql.insert if dialect.name == "postgresql" else sqlite.insert)(table)
-    stmt = stmt.values({c: bindparam(c) for c in _COLUMNS})
-    new = stmt.excluded
-    if table is prices:
-        stmt = stmt.on_conflict_do_update(index_elements=["symbol", "interval", "timestamp"],
-                                          set_={c: new[c] for c in _UPDATED})
-    else:
-        # A copy is replaced only by the same or a newer moment; the same moment keeps its first write time.
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["symbol", "interval"],
-            set_={**{c: new[c] for c in _UPDATED + ("timestamp",)},
-                  "created_at": case((new.timestamp == latest.c.timestamp, latest.c.created_at),
-                                     else_=new.created_at)},
-            where=new.timestamp >= latest.c.timestamp)
+    stmt = _on_conflict(_insert(dialect)(table).values({c: bindparam(c) for c in _COLUMNS}), table)
     compiled = stmt.compile(dialect=dialect)
     return str(compiled), tuple(compiled.positiontup) if compiled.positional else None
 
@@ -124,30 +129,39 @@ def lock_latest_on(connection: Connection, keys: Iterable[tuple[str, str]]) -> N
     writes them in more than one pass (PostgreSQL; SQLite has one writer at a time anyway)."""
     keys = sorted(set(keys))
     if connection.dialect.name == "postgresql" and keys:
+        # Byte order ("C"), which is Python's order of the keys writers lock in, whatever the
+        # database's collation: en_US puts BRKA before BRK.B, Python after.
         connection.execute(select(latest.c.symbol).where(tuple_(latest.c.symbol, latest.c.interval).in_(keys))
-                           .order_by(latest.c.symbol, latest.c.interval).with_for_update())
+                           .order_by(latest.c.symbol.collate("C"), latest.c.interval.collate("C")).with_for_update())
 
 
 def refresh_latest_on(connection: Connection, keys: Iterable[tuple[str, str]] | None = None) -> None:
-    """Copy again the newest history row of each (symbol, interval) in ``keys`` (all when ``None``).
+    """Copy again the newest history row of each (symbol, interval) in ``keys`` (every key when
+    ``None``); a key with no history left loses its copy.
 
     Writes through this module keep the copies; this is for rows deleted or loaded by other means.
+    Safe while writers run: it takes the copies' locks first, as they do (all of them: the table).
     """
     columns = [c.name for c in latest.c]
     if keys is None:
+        if connection.dialect.name == "postgresql":  # writers wait for the refill, none is missed
+            connection.exec_driver_sql("LOCK TABLE assets_latestprice IN EXCLUSIVE MODE")
         connection.execute(latest.delete())
         connection.exec_driver_sql(_REFILL_ALL.format(columns=", ".join(columns),
                                                       prefixed=", ".join(f"p.{c}" for c in columns)))
         return
-    params = [{"k_symbol": symbol, "k_interval": interval} for symbol, interval in sorted(set(keys))]
-    if not params:
+    keys = sorted(set(keys))
+    if not keys:
         return
+    lock_latest_on(connection, keys)
+    params = [{"k_symbol": symbol, "k_interval": interval} for symbol, interval in keys]
     connection.execute(latest.delete().where(latest.c.symbol == bindparam("k_symbol"),
                                              latest.c.interval == bindparam("k_interval")), params)
     newest = (select(*(prices.c[c] for c in columns))
               .where(prices.c.symbol == bindparam("k_symbol"), prices.c.interval == bindparam("k_interval"))
               .order_by(prices.c.timestamp.desc()).limit(1))
-    connection.execute(latest.insert().from_select(columns, newest), params)
+    # A writer may store a first copy of a key meanwhile (there was no row to lock): the newer stays.
+    connection.execute(_on_conflict(_insert(connection.dialect)(latest).from_select(columns, newest), latest), params)
 
 
 def refresh_latest(engine: Engine, keys: Iterable[tuple[str, str]] | None = None) -> None:
@@ -215,9 +229,10 @@ def delete_older_than(engine: Engine, cutoff: datetime, batch: int = DELETE_BATC
         deleted += count
         if count < batch:
             break
-    # A newest row older than the cutoff means every row of its (symbol, interval) is gone.
+    # A copy older than the cutoff: its rows are gone, unless a writer stored older ones meanwhile.
     with engine.begin() as connection:
-        connection.execute(latest.delete().where(latest.c.timestamp < cutoff))
+        stale = connection.execute(select(latest.c.symbol, latest.c.interval).where(latest.c.timestamp < cutoff))
+        refresh_latest_on(connection, [tuple(key) for key in stale])
     return deleted
 
 

@@ -51,3 +51,15 @@ def engine(database_url):
     migrate(engine)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture
+def postgres_engine(postgres_schema):
+    """A migrated engine on the local PostgreSQL only, for locking behaviour SQLite does not have."""
+    with make_engine(POSTGRES_URL).begin() as connection:
+        connection.execute(text(f"DROP SCHEMA IF EXISTS {postgres_schema} CASCADE"))
+        connection.execute(text(f"CREATE SCHEMA {postgres_schema}"))
+    engine = make_engine(POSTGRES_URL, connect_args={"options": f"-csearch_path={postgres_schema}"})
+    migrate(engine)
+    yield engine
+    engine.dispose()

@@ -1,6 +1,7 @@
 """The copies of the newest rows (assets_latestprice) follow every write to the history, on both databases."""
 
 import threading
+import time
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import func, select, text
@@ -38,6 +39,12 @@ def test_an_older_row_never_replaces_the_newest_and_a_newer_one_does(engine):
     upsert_prices(engine, [row("AAPL", -1, 99.0), row("AAPL", 0, 101.0)])
     assert latest_prices(engine)["AAPL"]["price"] == 99.0
     assert latest_prices(engine, "1d")["AAPL"]["price"] == 1.0
+    assert copies(engine) == newest_in_history(engine)
+
+
+def test_the_last_of_same_moment_rows_in_one_batch_wins_in_both_tables(engine):
+    upsert_prices(engine, [row("AAPL", 0, 1.0), row("AAPL", 1, 5.0), row("AAPL", 0, 2.0), row("AAPL", 1, 6.0)])
+    assert latest_prices(engine)["AAPL"]["price"] == 2.0
     assert copies(engine) == newest_in_history(engine)
 
 
@@ -123,4 +130,53 @@ def test_the_sweep_moving_rows_while_quotes_are_stored_cannot_deadlock(engine):
     for t in threads:
         t.join()
     assert failures == []
+    assert copies(engine) == newest_in_history(engine)
+
+
+def _in_thread(target, failures):
+    def run():
+        try:
+            target()
+        except Exception as exc:  # reported by the test
+            failures.append(exc)
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
+def test_locks_follow_the_writers_order_whatever_the_databases_collation(postgres_engine):
+    engine = postgres_engine
+    with engine.begin() as c:  # like glibc's en_US.UTF-8, which many servers use: BRKA sorts before BRK.B
+        c.execute(text("CREATE COLLATION punctuation_last (provider = icu, locale = 'en-US-u-ka-shifted')"))
+        c.execute(text("ALTER TABLE assets_latestprice ALTER COLUMN symbol TYPE varchar(20) COLLATE punctuation_last"))
+    upsert_prices(engine, [row("BRK.B", 1, 1.0), row("BRKA", 1, 2.0)])
+    failures = []
+    with engine.connect() as holder, holder.begin():  # another writer, busy with BRKA
+        holder.execute(text("SELECT 1 FROM assets_latestprice WHERE symbol = 'BRKA' FOR UPDATE"))
+        moved = [{**row("BRK.B", 1), "reason": "disagreement", "detail": "", "observations": []}]
+        sweep = _in_thread(lambda: store_judged(engine, [row("BRKA", 1, 2.0, validation_status="validated")], moved,
+                                                move=True), failures)
+        time.sleep(0.3)
+        quotes = _in_thread(lambda: upsert_prices(engine, [row("BRK.B", 0, 1.1), row("BRKA", 0, 2.1)]), failures)
+        time.sleep(0.3)
+    sweep.join()
+    quotes.join()
+    assert failures == []
+    assert copies(engine) == newest_in_history(engine)
+
+
+def test_a_full_refresh_while_writers_store_new_symbols(postgres_engine):
+    engine = postgres_engine
+    upsert_prices(engine, [row("AAPL", 1)])
+    failures = []
+    with engine.connect() as holder, holder.begin():  # a writer in the middle of its transaction
+        holder.execute(text("SELECT 1 FROM assets_latestprice WHERE symbol = 'AAPL' FOR UPDATE"))
+        refresh = _in_thread(lambda: refresh_latest(engine), failures)
+        time.sleep(0.3)
+        newcomer = _in_thread(lambda: upsert_prices(engine, [row("NVDA", 0, 2.0)]), failures)
+        time.sleep(0.3)
+    refresh.join()
+    newcomer.join()
+    assert failures == []
+    assert set(latest_prices(engine)) == {"AAPL", "NVDA"}
     assert copies(engine) == newest_in_history(engine)

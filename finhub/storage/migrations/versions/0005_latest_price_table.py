@@ -1,7 +1,9 @@
 """Latest price table: a copy of each (symbol, interval)'s newest history row, filled from the history.
 
 From this revision on every write to the history keeps it (finhub.storage.prices). Filling it reads
-the unique index once (a few seconds at 10M rows).
+the unique index once (a few seconds at 10M rows). Workers of an older version write history
+without copies: once every worker runs this version, ``python -m finhub prices --refresh`` copies
+what they wrote meanwhile.
 
 Revision ID: 0005_latest_price_table
 Revises: 0004_latest_price_index
