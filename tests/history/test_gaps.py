@@ -12,8 +12,7 @@ from finhub.history import plan
 from finhub.market_hours import calendar
 from finhub.settings import load_settings
 from finhub.storage import prices
-from tests.history.helpers import backfill, chart_calls
-from tests.history.test_backfill import stored_days
+from tests.history.helpers import backfill, chart_calls, stored_days
 
 SYMBOLS = ("--symbols", "AAPL,BTC")
 

@@ -73,7 +73,8 @@ def test_bars_a_fetch_was_answered_without_are_not_asked_for_again():
 
 def test_a_range_whose_bars_were_all_absent_makes_no_call():
     # A backfill reaching before a listing: the provider answered without every bar of the range.
-    assert planned(AAPL, (0, None, None), absent=[utc(2026, 11, d, 5) for d in (*range(2, 7), *range(9, 14), *range(16, 21))]) is None
+    every_session = [utc(2026, 11, d, 5) for d in (*range(2, 7), *range(9, 14), *range(16, 21))]
+    assert planned(AAPL, (0, None, None), absent=every_session) is None
 
 
 def test_a_range_starting_on_a_weekend_is_complete_from_the_next_session():
@@ -85,7 +86,8 @@ def test_a_range_starting_on_a_weekend_is_complete_from_the_next_session():
 def test_crypto_days_are_utc_and_every_day_has_a_bar():
     stored = (18, utc(2026, 11, 19), utc(2026, 11, 20, 1))
     assert planned(BTC, stored) == Task("BTC", "1d", utc(2026, 11, 19), END)
-    assert planned(BTC, (19, utc(2026, 11, 20, 0, 3), utc(2026, 11, 21, 1))) is None   # CoinGecko's first point of the day
+    # CoinGecko stamps a day with its first point's time
+    assert planned(BTC, (19, utc(2026, 11, 20, 0, 3), utc(2026, 11, 21, 1))) is None
 
 
 def test_bars_follow_the_nyse_calendar():
@@ -99,8 +101,9 @@ def test_bars_follow_the_nyse_calendar():
     assert len(bars(AAPL, "1h", utc(2026, 11, 27), utc(2026, 11, 28))) == 4             # the early close at 13:00
     assert bars(AAPL, "1wk", utc(2026, 11, 3), utc(2026, 11, 24)) == [utc(2026, 11, 9, 5), utc(2026, 11, 16, 5),
                                                                        utc(2026, 11, 23, 5)]
-    assert bars(BTC, "1h", utc(2026, 11, 21, 22, 30), utc(2026, 11, 22, 1)) == [utc(2026, 11, 21, 23), utc(2026, 11, 22)]
-    assert bars(BTC, "1wk", utc(2026, 11, 1), utc(2026, 11, 17)) == [utc(2026, 11, 2), utc(2026, 11, 9), utc(2026, 11, 16)]
+    assert bars(BTC, "1h", utc(2026, 11, 21, 22, 30), utc(2026, 11, 22, 1)) == [utc(2026, 11, 21, 23),
+                                                                                 utc(2026, 11, 22)]
+    assert bars(BTC, "1wk", utc(2026, 11, 1), utc(2026, 11, 17)) == [utc(2026, 11, d) for d in (2, 9, 16)]
     # Before the calendar (~20 years back) every weekday is a session: 2004-01-19 (a holiday) included.
     assert bars(AAPL, "1d", utc(2004, 1, 16), utc(2004, 1, 21)) == [utc(2004, 1, d, 5) for d in (16, 19, 20)]
 

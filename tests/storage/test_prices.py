@@ -90,8 +90,8 @@ def test_last_timestamp_per_symbol_and_interval(engine):
 
 def test_stored_bars_of_a_range_are_counted_and_listed(engine):
     days = [T0 - timedelta(days=d) for d in (0, 1, 3, 4, 6)]
-    upsert_prices(engine, [row("BTC", d * 1440, interval="1d", asset_type="crypto") for d in (0, 1, 3, 4, 6)]
-                  + [row("BTC", 60, interval="1h", asset_type="crypto"), row("ETH", 0, interval="1d", asset_type="crypto")])
+    others = [row("BTC", 60, interval="1h", asset_type="crypto"), row("ETH", 0, interval="1d", asset_type="crypto")]
+    upsert_prices(engine, [row("BTC", d * 1440, interval="1d", asset_type="crypto") for d in (0, 1, 3, 4, 6)] + others)
     start, end = T0 - timedelta(days=4), T0          # the end is excluded
     stats = bar_stats(engine, "BTC", "1d", start, end)
     assert (stats.count, stats.last) == (3, days[1])
