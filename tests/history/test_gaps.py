@@ -3,9 +3,11 @@ never has are not fetched again on every run (backfill or daily job), `--force` 
 
 from datetime import date, datetime, timedelta, timezone
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import func, select
 
 from finhub import backfill as history_jobs
+from finhub.bars import bar_starts
 from finhub.broker import resolve_redis_url
 from finhub.context import Context
 from finhub.history import plan
@@ -108,3 +110,21 @@ def test_the_daily_job_fills_gaps_of_its_year_once(env, database, sandbox):
     assert len(stored) >= 29
     (task,) = plan(ctx, ctx.universe.select(["BTC"]), "1d")
     assert task.start >= now - timedelta(days=1)
+
+
+@pytest.mark.parametrize("interval, start, end", [("1h", "2025-11-24", "2025-11-28"), ("1wk", "2025-09-01", "2025-11-30")])
+def test_hourly_and_weekly_bars_served_are_the_bars_expected(env, database, sandbox, redis_db, capsys, interval, start,
+                                                             end):
+    # Thanksgiving week 2025: no session on the 27th, a 13:00 close on the 28th (4 hourly bars).
+    args = (*SYMBOLS, "--interval", interval, "--start", start, "--end", end)
+    status, out, _ = backfill(capsys, *args, "--sync")
+    assert status == 0, out
+    assert redis_db.keys("finhub:history:absent:*") == []          # every bar expected was served
+    ctx = Context(load_settings(), resolve_redis_url(load_settings()))
+    begin, until = datetime.fromisoformat(f"{start}T00:00+00:00"), datetime.fromisoformat(f"{end}T00:00+00:00")
+    with database.connect() as c:
+        for asset in ctx.universe.select(["AAPL", "BTC"]):
+            stored = c.execute(select(func.count()).where(prices.c.symbol == asset.symbol,
+                                                          prices.c.interval == interval)).scalar()
+            assert stored == len(bar_starts(asset, interval, begin, until + timedelta(days=1))), asset.symbol
+    assert no_call_lines(backfill(capsys, *args, "--dry-run")[1]) == ["AAPL", "BTC"]
