@@ -13,7 +13,7 @@ from datetime import datetime
 from finhub.aggregation import aggregate
 from finhub.context import Context
 from finhub.history import Outcome, Task, chain_for, plan, run_tasks
-from finhub.quota import WINDOWS_MS
+from finhub.quota import Purpose, Quotas
 
 #: Redis key of a backfill's progress (a hash, and a set of the symbols done).
 PROGRESS_KEY = "finhub:backfill:{run}"
@@ -105,22 +105,18 @@ def calls_by_provider(ctx: Context, tasks: Sequence[Task]) -> dict[str, int]:
     return calls
 
 
-def budget_verdict(ctx: Context, provider: str, calls: int) -> tuple[bool, str]:
-    """Whether ``calls`` history calls fit ``provider``'s HISTORY budget left now, and a line saying so."""
-    quota = ctx.quotas.quotas[provider]
+def budget_verdict(quotas: Quotas, provider: str, calls: int) -> tuple[bool, str]:
+    """Whether ``calls`` history calls fit ``provider``'s HISTORY budget left now, and a line saying so.
+
+    The windows (a minimum spacing is one: a call per spacing) and what is left in them are the
+    reservations' own (:meth:`Quotas.room`): the plan fits when every call would be reserved now.
+    """
     fits, waits, shares = True, [], []
-    for window, ms in WINDOWS_MS.items():
-        limit = getattr(quota, window)
-        if not limit:
-            continue
-        ceiling = max(1, int(limit * quota.history))
-        left = max(0, ceiling - ctx.quotas.used(provider, window))
-        shares.append(f"{left}/{ceiling} {window.replace('_', ' ')}")
-        if calls > left:
+    for room in quotas.room(provider, Purpose.HISTORY):
+        shares.append(f"{room.left}/{room.limit} {room.window.replace('_', ' ')}")
+        if calls > room.left:
             fits = False
-            waits.append(math.ceil((calls - left) / ceiling) * ms / 1000)
-    if quota.min_spacing:
-        waits.append(calls * quota.min_spacing)
+            waits.append(math.ceil((calls - room.left) / room.limit) * room.seconds)
     line = (f"{provider}: {calls} calls; {'fits' if fits else 'does NOT fit'} the history budget left now "
             f"({', '.join(shares) or 'no limit'})")
     if waits:

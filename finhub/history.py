@@ -1,34 +1,36 @@
 """History bars: what to fetch per (symbol, interval), fetching it through the history chain within
 the HISTORY budget, and storing it idempotently.
 
-A fetch resumes from the last stored bar of the range and fetches that bar again (it may have been
-partial when stored). A range is skipped only when it is complete: its first expected bar is stored,
-its last stored bar was written after that bar's period ended, and no newer bar can exist yet. A
-hole before the first stored bar (a backfill reaching further back than the daily job) fetches the
-whole range: every provider answers a range in one call, so calls, not bars, are what it costs.
+A range is planned from a count of its stored bars against the bars it should have (see
+:mod:`finhub.bars`; bars a provider was asked for and answered without count as served):
+
+- a bar missing before the last stored one (the head, or a gap in the middle) fetches the whole
+  range: every provider answers a range in one call, so calls, not bars, are what it costs, and
+  finding the first missing bar would need the stored times, not a count;
+- otherwise a last bar written before its period ended, or newer bars that may exist, resume from
+  the last stored bar and fetch it again (it may have been partial when stored);
+- otherwise the range is complete: no call.
 """
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
-import pandas as pd
-
+from finhub.bars import PERIOD, absent_bars, bar_starts, missing, record_absent
 from finhub.collect import store_single_source
 from finhub.context import Context
 from finhub.fallback import Fetched, fetch_quotes
-from finhub.market_hours import calendar, session_close
+from finhub.market_hours import session_close
 from finhub.quota import Purpose
-from finhub.storage import bar_span, last_timestamp
+from finhub.storage import BarStats, bar_stats, bar_times
 from finhub.universe import Asset, AssetType
-from providers.base import EXCHANGE_TZ, FixRequest, Provider, Quotes, day_start
+from providers.base import EXCHANGE_TZ, FixRequest, Provider, Quotes
 
-#: How far back the history job reaches for a (symbol, interval) with nothing stored.
+#: How far back the history job keeps a (symbol, interval) complete (never beyond ``retention_days``).
 DEFAULT_LOOKBACK = {"1h": timedelta(days=30), "1d": timedelta(days=365), "1wk": timedelta(days=5 * 365)}
-PERIOD = {"1h": timedelta(hours=1), "1d": timedelta(days=1), "1wk": timedelta(weeks=1)}
-_TICK = timedelta(microseconds=1)
 
 
 @dataclass(frozen=True)
@@ -52,28 +54,6 @@ class Outcome:
     budget_spent: bool = False
 
 
-def next_bar(asset: Asset, interval: str, after: datetime) -> datetime:
-    """The market time of the first bar of ``asset`` starting strictly after ``after``."""
-    if asset.asset_type == AssetType.CRYPTO:
-        base = pd.Timestamp(after).tz_convert("UTC")
-        floor = {"1h": base.floor("h"), "1d": base.floor("D"),
-                 "1wk": (base - pd.Timedelta(days=base.weekday())).floor("D")}[interval]
-        return (floor + PERIOD[interval]).to_pydatetime()
-    local = after.astimezone(EXCHANGE_TZ).date()
-    if interval == "1wk":
-        monday = local - timedelta(days=local.weekday())
-        return day_start(monday + timedelta(weeks=1), AssetType.STOCK)
-    cal = calendar()
-    try:
-        if interval == "1h":
-            moment = pd.Timestamp(after + PERIOD["1h"]).tz_convert("UTC").floor("min")
-            return (moment if cal.is_open_on_minute(moment) else cal.next_open(moment)).to_pydatetime()
-        session = cal.next_session(cal.date_to_session(pd.Timestamp(local), "previous"))
-        return day_start(session.date(), AssetType.STOCK)
-    except ValueError:  # outside the calendar's ~20 years: assume a bar a period
-        return after + PERIOD[interval]
-
-
 def bar_end(asset: Asset, interval: str, stamp: datetime) -> datetime:
     """When the bar starting at ``stamp`` is final (a stock's daily bar: at that session's close)."""
     if asset.asset_type == AssetType.STOCK and interval == "1d":
@@ -83,40 +63,66 @@ def bar_end(asset: Asset, interval: str, stamp: datetime) -> datetime:
     return stamp + PERIOD[interval]
 
 
-def plan_task(asset: Asset, interval: str, start: datetime, end: datetime, span, now: datetime,
-              force: bool = False) -> Task | None:
-    """The fetch (symbol, interval) needs in [start, end) given ``span`` (first, last, written) of
-    what is stored there (see :func:`finhub.storage.bar_span`); None when it is complete."""
-    first, last, written = span
-    if force or last is None or next_bar(asset, interval, start - _TICK) < first:
+def plan_task(asset: Asset, interval: str, start: datetime, end: datetime, expected: Sequence[float],
+              stored: BarStats, absent: Sequence[float], force: bool = False) -> Task | None:
+    """The fetch (symbol, interval) needs in [start, end), or None when it is complete.
+
+    ``expected``: the bars that exist by now (:func:`finhub.bars.bar_starts` up to the present);
+    ``stored``: what is stored from the first of them on; ``absent``: expected bars a fetch was
+    answered without (:func:`finhub.bars.absent_bars`).
+    """
+    if force:
         return Task(asset.symbol, interval, start, end)
-    final = written is not None and written >= bar_end(asset, interval, last)
-    if final and next_bar(asset, interval, last) >= min(end, now):
+    last = stored.last.timestamp() if stored.last else float("-inf")
+    through_last = bisect.bisect_right(expected, last)
+    served_through_last = stored.count + bisect.bisect_right(absent, last)
+    if served_through_last < through_last:
+        return Task(asset.symbol, interval, start, end)
+    newer = len(expected) - through_last - (len(absent) - bisect.bisect_right(absent, last))
+    if stored.last is None:
+        return Task(asset.symbol, interval, start, end) if newer > 0 else None
+    final = stored.written is not None and stored.written >= bar_end(asset, interval, stored.last)
+    if final and newer <= 0:
         return None
-    return Task(asset.symbol, interval, last, end)
+    return Task(asset.symbol, interval, stored.last, end)
 
 
 def plan(ctx: Context, assets: Sequence[Asset], interval: str, start: datetime | None = None,
          end: datetime | None = None, force: bool = False, now: datetime | None = None) -> list[Task]:
     """The tasks that bring ``assets``' bars of ``interval`` in [start, end) up to date.
 
-    Without ``start`` each asset resumes from its last stored bar, or reaches back
-    :data:`DEFAULT_LOOKBACK` when it has none (the daily job).
+    Without ``start`` (the daily job) the range reaches back :data:`DEFAULT_LOOKBACK`, or
+    ``retention_days`` when that is shorter.
     """
     now = now or datetime.now(timezone.utc)
     end = min(end or now, now)
+    begin = start or now - min(DEFAULT_LOOKBACK[interval], timedelta(days=ctx.settings.retention_days))
+    if begin >= end:
+        return []
     tasks = []
     for asset in assets:
-        begin = start
-        if begin is None:
-            begin = last_timestamp(ctx.engine, asset.symbol, interval) or now - DEFAULT_LOOKBACK[interval]
-        if begin >= end:
-            continue
-        task = plan_task(asset, interval, begin, end, bar_span(ctx.engine, asset.symbol, interval, begin, end),
-                         now, force)
+        expected = bar_starts(asset, interval, begin, end)
+        # Counted from the first expected bar: a crypto bar stamped inside the period begin falls in is not one.
+        counted_from = datetime.fromtimestamp(expected[0], timezone.utc) if expected else begin
+        task = plan_task(asset, interval, begin, end, expected,
+                         bar_stats(ctx.engine, asset.symbol, interval, counted_from, end),
+                         absent_bars(ctx.redis, asset.symbol, interval, begin, end), force)
         if task is not None:
             tasks.append(task)
     return tasks
+
+
+def remember_absent(ctx: Context, task: Task) -> None:
+    """After ``task`` was answered: keep the bars of its range that were final and are still not
+    stored as absent, so the planner does not ask for them again on every run."""
+    now = datetime.now(timezone.utc)
+    asset = ctx.universe[task.symbol]
+    expected = bar_starts(asset, task.interval, task.start, task.end)
+    stored = [t.timestamp() for t in bar_times(ctx.engine, task.symbol, task.interval, task.start, task.end)]
+    cut = min(task.end, now - PERIOD[task.interval])  # a bar that started a period ago has ended
+    record_absent(ctx.redis, task.symbol, task.interval, task.start, cut,
+                  [t for t in missing(expected, stored) if t < cut.timestamp()],
+                  keep_from=now - timedelta(days=ctx.settings.retention_days))
 
 
 def chain_for(ctx: Context, asset: Asset) -> list[str]:
@@ -152,6 +158,7 @@ def run_tasks(ctx: Context, tasks: Sequence[Task]) -> Outcome:
         fetched = fetch_task(ctx, task)
         if fetched.observations:
             outcome.rows[task.symbol] = outcome.rows.get(task.symbol, 0) + store_single_source(ctx, fetched.observations)
+            remember_absent(ctx, task)
             continue
         if fetched.pending:
             outcome.pending.append(task)
@@ -164,4 +171,5 @@ def run_tasks(ctx: Context, tasks: Sequence[Task]) -> Outcome:
             outcome.failed[task.symbol] = "; ".join(str(e) for e in errors)[:300]
         else:  # answered with no bar in the range (a holiday week): nothing to store
             outcome.rows.setdefault(task.symbol, 0)
+            remember_absent(ctx, task)
     return outcome

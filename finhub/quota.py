@@ -129,6 +129,16 @@ def _binding(rates: list[Rate]) -> list[Rate]:
     return kept
 
 
+@dataclass(frozen=True)
+class Room:
+    """One window a purpose's reservations check, and the calls it takes now."""
+
+    window: str       # "per_second" ... "per_month", or "min_spacing"
+    limit: int        # the purpose's ceiling in it
+    left: int
+    seconds: float    # how long it is counted (scaled, plus the arrival margin)
+
+
 class Quotas:
     """Reserve provider calls against shared budgets in Redis."""
 
@@ -157,15 +167,24 @@ class Quotas:
         return cls(redis, {name: getattr(providers, name).quota for name in ("yahoo", "coingecko", "alphavantage")},
                    time_scale=settings.time_scale)
 
-    def _bucket(self, provider: str, purpose: Purpose) -> RedisBucket | None:
-        # A RedisBucket remembers its last verdict, so worker threads must not share one:
-        # make one per reservation (cheap: the script is loaded once, the rates cached).
+    def _purpose_rates(self, provider: str, purpose: Purpose) -> list[Rate]:
         key = (provider, purpose)
         if key not in self._rates:
             self._rates[key] = purpose_rates(self.quotas[provider], purpose, self.time_scale)
-        if not self._rates[key]:
+        return self._rates[key]
+
+    def _bucket(self, provider: str, purpose: Purpose) -> RedisBucket | None:
+        # A RedisBucket remembers its last verdict, so worker threads must not share one:
+        # make one per reservation (cheap: the script is loaded once, the rates cached).
+        rates = self._purpose_rates(provider, purpose)
+        if not rates:
             return None
-        return RedisBucket(self._rates[key], self.redis, f"{KEY_PREFIX}:{provider}:calls", self._script)
+        return RedisBucket(rates, self.redis, f"{KEY_PREFIX}:{provider}:calls", self._script)
+
+    def _window(self, interval_ms: int) -> str:
+        """The name of the window a rate counting ``interval_ms`` stands for."""
+        return next((n for n, ms in WINDOWS_MS.items() if counted_ms(ms, self.time_scale) == interval_ms),
+                    "min_spacing")
 
     def reserve(self, provider: str, purpose: Purpose | str, calls: int = 1) -> Reservation:
         """Atomically count ``calls`` against every window of ``provider`` if all have room."""
@@ -184,9 +203,20 @@ class Quotas:
             # A burst larger than the window waits for it to empty: for its newest call to leave it.
             newest = self.redis.zrange(bucket.bucket_key, -1, -1, withscores=True)
             wait_ms = newest[0][1] + failing.interval - now_ms + 1 if newest and failing else 1
-        window = next((n for n, ms in WINDOWS_MS.items()
-                       if failing and counted_ms(ms, self.time_scale) == failing.interval), "min_spacing")
+        window = self._window(failing.interval) if failing else "min_spacing"
         return Reservation(False, retry_after=wait_ms / 1000, window=window)
+
+    def room(self, provider: str, purpose: Purpose | str) -> list[Room]:
+        """Every window ``purpose``'s reservations of ``provider`` check, with the calls it takes now,
+        counted as :meth:`reserve` counts them."""
+        rates = self._purpose_rates(provider, Purpose(purpose))
+        now_ms = time.time_ns() // 1_000_000
+        with self.redis.pipeline(transaction=False) as pipe:
+            for rate in rates:
+                pipe.zcount(f"{KEY_PREFIX}:{provider}:calls", now_ms - rate.interval, "+inf")
+            counts = pipe.execute()
+        return [Room(self._window(rate.interval), rate.limit, max(0, rate.limit - int(count)), rate.interval / 1000)
+                for rate, count in zip(rates, counts)]
 
     def used(self, provider: str, window: str) -> int:
         """Calls counted in ``window`` (e.g. ``"per_day"``) right now."""

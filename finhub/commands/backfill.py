@@ -113,11 +113,11 @@ def _dry_run(ctx: Context, interval: str, start: datetime, end: datetime, assets
         if task is None:
             print(f"  {asset.symbol:10} complete: no call")
         else:
-            what = "from scratch" if task.start == start else "resumes at the last stored bar"
+            what = "the whole range" if task.start == start else "resumes at the last stored bar"
             print(f"  {asset.symbol:10} {task.start:%Y-%m-%d %H:%M} -> {task.end:%Y-%m-%d %H:%M}  1 call ({what})")
     calls = backfill.calls_by_provider(ctx, tasks)
     print(f"calls: {len(tasks)}" + (f" ({', '.join(f'{p} {n}' for p, n in calls.items())})" if calls else ""))
-    verdicts = [backfill.budget_verdict(ctx, provider, n) for provider, n in calls.items()]
+    verdicts = [backfill.budget_verdict(ctx.quotas, provider, n) for provider, n in calls.items()]
     for _, line in verdicts:
         print(f"  {line}")
     print("verdict: " + ("fits the history budget now" if all(fits for fits, _ in verdicts)

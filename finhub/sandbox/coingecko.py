@@ -164,7 +164,8 @@ def _market_chart(coin: str, ranged: bool, request: Request, state: State) -> Re
     skew = controls.skew_for(coin) or controls.skew_for(symbol)
     points, t = [], first
     while t <= end and len(points) < 20_000:
-        points.append(t)
+        if controls.has_bar((coin, symbol), t):
+            points.append(t)
         t += step
     ms = [int(p.timestamp() * 1000) for p in points]
     prices = [generator.price(symbol, p, "coingecko", skew) for p in points]

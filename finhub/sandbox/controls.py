@@ -29,6 +29,7 @@ class Controls:
     skew: dict = field(default_factory=dict)         # symbol (or "*") -> percent
     stale: dict = field(default_factory=dict)        # symbol (or "*") -> seconds behind
     unknown_symbols: tuple = ()
+    gaps: dict = field(default_factory=dict)         # symbol -> [[first, last], ...] UTC days with no history bar
     replay: bool = True                              # serve recorded samples for recorded requests
 
     def skew_for(self, symbol: str) -> float:
@@ -36,6 +37,11 @@ class Controls:
 
     def stale_for(self, symbol: str) -> float:
         return float(self.stale.get(symbol, self.stale.get("*", 0.0)))
+
+    def has_bar(self, symbols: tuple[str, ...], moment: datetime) -> bool:
+        """Whether history holds a bar (or chart point) at ``moment`` for the symbol known by ``symbols``."""
+        day = moment.astimezone(timezone.utc).date().isoformat()
+        return not any(first <= day <= last for s in symbols for first, last in self.gaps.get(s, ()))
 
 
 def parse_controls(values: dict) -> dict:

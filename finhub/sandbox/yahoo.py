@@ -116,6 +116,7 @@ def _chart(symbol: str, request: Request, state: State) -> Response:
     if starts is None:
         return json_response({"chart": {"result": None, "error": {
             "code": "Bad Request", "description": f"Invalid input - interval={interval} is not supported."}}}, 400)
+    starts = [s for s in starts if controls.has_bar((symbol, canonical), s)]
     bars = [generator.bar(canonical, s, length, "yahoo", skew) for s in starts[:MAX_BARS]]
     quote = {"open": [b[0] for b in bars], "high": [b[1] for b in bars], "low": [b[2] for b in bars],
              "close": [b[3] for b in bars], "volume": [int(b[4]) for b in bars]}

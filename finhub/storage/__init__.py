@@ -14,15 +14,16 @@ Public API::
     single_source_rows(engine, since)            # what the validation sweep re-examines
     summary(engine)                              # {asset_type: (rows, newest)} for status
     store_snapshot(engine, "top"|"trending", at, coins); latest_snapshot(engine, kind)
-    bar_span(engine, "AAPL", "1d", start, end)  # first/last stored bar in a range: where history resumes
+    bar_stats(engine, "AAPL", "1d", start, end)  # stored bars in a range: count, last, when written (history plans)
+    bar_times(engine, "AAPL", "1d", start, end)  # their market times
     upsert_levels(engine, "AAPL", "stock", levels); stored_levels(engine, "AAPL")   # daily levels, pivots
 """
 
 from finhub.storage.engine import make_engine, migrate
 from finhub.storage.judged import store_judged
 from finhub.storage.levels import levels_stored, prices_since, stored_levels, upsert_levels
-from finhub.storage.prices import (bar_span, check_row, delete_older_than, last_timestamp, last_timestamps,
-                                   latest_prices, refresh_latest, single_source_rows, summary,
+from finhub.storage.prices import (BarStats, bar_stats, bar_times, check_row, delete_older_than, last_timestamp,
+                                   last_timestamps, latest_prices, refresh_latest, single_source_rows, summary,
                                    upsert_prices)
 from finhub.storage.quarantine import quarantine_rows, recent_quarantined
 from finhub.storage.rankings import latest_snapshot, store_snapshot
@@ -31,6 +32,6 @@ from finhub.storage.schema import latest, prices, quarantine
 __all__ = [
     "make_engine", "migrate", "check_row", "upsert_prices", "latest_prices", "last_timestamp", "last_timestamps",
     "delete_older_than", "summary", "quarantine_rows", "recent_quarantined", "prices", "quarantine",
-    "latest_snapshot", "store_snapshot", "bar_span", "prices_since", "upsert_levels", "stored_levels",
-    "levels_stored", "store_judged", "single_source_rows", "latest", "refresh_latest",
+    "latest_snapshot", "store_snapshot", "BarStats", "bar_stats", "bar_times", "prices_since", "upsert_levels",
+    "stored_levels", "levels_stored", "store_judged", "single_source_rows", "latest", "refresh_latest",
 ]

@@ -7,6 +7,7 @@ import math
 from functools import cache, partial
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
+from typing import NamedTuple
 
 from sqlalchemy import Connection, Engine, Table, bindparam, case, func, select, text, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
@@ -245,18 +246,34 @@ def summary(engine: Engine) -> dict[str, tuple[int, datetime | None]]:
     return {t: (n, convert(latest, engine.dialect) if isinstance(latest, str) else latest) for t, n, latest in rows}
 
 
-def bar_span(engine: Engine, symbol: str, interval: str, start: datetime, end: datetime
-             ) -> tuple[datetime | None, datetime | None, datetime | None]:
-    """The first and last stored market times of (symbol, interval) in [start, end), and when the
-    last one was written: what a history fetch can resume from."""
-    where = (prices.c.symbol == symbol, prices.c.interval == interval,
-             prices.c.timestamp >= start, prices.c.timestamp < end)
+class BarStats(NamedTuple):
+    """What is stored of (symbol, interval) in a range: how many bars, the last one, when it was written."""
+
+    count: int
+    last: datetime | None
+    written: datetime | None
+
+
+def _bar_range(symbol: str, interval: str, start: datetime, end: datetime) -> tuple:
+    return (prices.c.symbol == symbol, prices.c.interval == interval,
+            prices.c.timestamp >= start, prices.c.timestamp < end)
+
+
+def bar_stats(engine: Engine, symbol: str, interval: str, start: datetime, end: datetime) -> BarStats:
+    """How many bars of (symbol, interval) are stored in [start, end) (a count over the unique index),
+    the last one's market time and when it was written: what a history fetch plans from."""
+    where = _bar_range(symbol, interval, start, end)
     with engine.connect() as connection:
-        first, last = connection.execute(select(func.min(prices.c.timestamp), func.max(prices.c.timestamp))
-                                         .where(*where)).one()
+        count, last = connection.execute(select(func.count(), func.max(prices.c.timestamp)).where(*where)).one()
         if last is None:
-            return None, None, None
-        convert = partial(prices.c.timestamp.type.process_result_value, dialect=engine.dialect)
-        first, last = convert(first), convert(last)
+            return BarStats(0, None, None)
+        last = prices.c.timestamp.type.process_result_value(last, engine.dialect)
         written = connection.execute(select(prices.c.updated_at).where(*where[:2], prices.c.timestamp == last)).scalar()
-    return first, last, written
+    return BarStats(count, last, written)
+
+
+def bar_times(engine: Engine, symbol: str, interval: str, start: datetime, end: datetime) -> list[datetime]:
+    """The market times of (symbol, interval)'s stored bars in [start, end), ascending."""
+    query = select(prices.c.timestamp).where(*_bar_range(symbol, interval, start, end)).order_by(prices.c.timestamp)
+    with engine.connect() as connection:
+        return list(connection.execute(query).scalars())

@@ -1,6 +1,12 @@
 """Helpers shared by the history tests."""
 
+from datetime import datetime, timezone
+
+from sqlalchemy import select
+
 from finhub import cli
+from finhub.storage import prices
+from providers.base import EXCHANGE_TZ
 
 
 def backfill(capsys, *args):
@@ -15,3 +21,13 @@ def chart_calls(sandbox) -> dict[str, int]:
     calls = sandbox.calls()
     return {"yahoo": calls.get("yahoo", {}).get("/v8/finance/chart", 0),
             "coingecko": calls.get("coingecko", {}).get("/api/v3/coins/{id}/market_chart/range", 0)}
+
+
+def stored_days(engine, symbol):
+    """The trading days of ``symbol``'s stored daily bars, one entry per row."""
+    with engine.connect() as c:
+        stamps = c.execute(select(prices.c.timestamp).where(prices.c.symbol == symbol,
+                                                            prices.c.interval == "1d")).scalars().all()
+    zone = EXCHANGE_TZ if symbol in ("AAPL", "MSFT") else timezone.utc
+    return [datetime.fromisoformat(s).replace(tzinfo=timezone.utc).astimezone(zone).date() if isinstance(s, str)
+            else s.astimezone(zone).date() for s in stamps]

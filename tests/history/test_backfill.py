@@ -12,19 +12,9 @@ from finhub.market_hours import calendar
 from finhub.sandbox.samples import samples_dir
 from finhub.storage import make_engine, prices, stored_levels
 from providers.base import EXCHANGE_TZ
-from tests.history.helpers import backfill, chart_calls
+from tests.history.helpers import backfill, chart_calls, stored_days
 
 SYMBOLS = ("--symbols", "AAPL,MSFT,BTC,ETH")
-
-
-def stored_days(engine, symbol):
-    """The trading days of ``symbol``'s stored daily bars, one entry per row."""
-    with engine.connect() as c:
-        stamps = c.execute(select(prices.c.timestamp).where(prices.c.symbol == symbol,
-                                                            prices.c.interval == "1d")).scalars().all()
-    zone = EXCHANGE_TZ if symbol in ("AAPL", "MSFT") else timezone.utc
-    return [datetime.fromisoformat(s).replace(tzinfo=timezone.utc).astimezone(zone).date() if isinstance(s, str)
-            else s.astimezone(zone).date() for s in stamps]
 
 
 def test_a_year_interrupted_by_the_budget_resumes_with_only_the_missing_calls(env, database, sandbox, capsys,

@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select, text
 
-from finhub.storage import (delete_older_than, last_timestamp, latest_prices, make_engine, migrate, prices,
-                            summary, upsert_prices)
+from finhub.storage import (BarStats, bar_stats, bar_times, delete_older_than, last_timestamp, latest_prices,
+                            make_engine, migrate, prices, summary, upsert_prices)
 
 T0 = datetime(2026, 11, 20, 21, 0, tzinfo=timezone.utc)
 
@@ -86,6 +86,18 @@ def test_last_timestamp_per_symbol_and_interval(engine):
     upsert_prices(engine, [row("BTC", m, interval="1d", asset_type="crypto") for m in (0, 1440, 2880)])
     assert last_timestamp(engine, "BTC", "1d") == T0
     assert last_timestamp(engine, "BTC", "1h") is None and last_timestamp(engine, "ETH", "1d") is None
+
+
+def test_stored_bars_of_a_range_are_counted_and_listed(engine):
+    days = [T0 - timedelta(days=d) for d in (0, 1, 3, 4, 6)]
+    others = [row("BTC", 60, interval="1h", asset_type="crypto"), row("ETH", 0, interval="1d", asset_type="crypto")]
+    upsert_prices(engine, [row("BTC", d * 1440, interval="1d", asset_type="crypto") for d in (0, 1, 3, 4, 6)] + others)
+    start, end = T0 - timedelta(days=4), T0          # the end is excluded
+    stats = bar_stats(engine, "BTC", "1d", start, end)
+    assert (stats.count, stats.last) == (3, days[1])
+    assert abs(datetime.now(timezone.utc) - stats.written) < timedelta(minutes=1)   # when it was upserted
+    assert bar_times(engine, "BTC", "1d", start, end) == [days[3], days[2], days[1]]
+    assert bar_stats(engine, "BTC", "1d", T0 + timedelta(seconds=1), T0 + timedelta(days=1)) == BarStats(0, None, None)
 
 
 def test_retention_deletes_only_old_rows_in_batches(engine):
