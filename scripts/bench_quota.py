@@ -1,7 +1,7 @@
 """Quota benchmark: a day of the default schedule, compressed in time, through the real driver.
 
     redis-server --daemonize yes --bind 127.0.0.1 --port 6392 --save "" --appendonly no
-    .venv/bin/python scripts/bench_quota.py [--scale 0.002] [--workers 4] [--runs 1] [--scenario up|yahoo-down]
+    .venv/bin/python scripts/bench_quota.py [--scale 0.002] [--workers 4] [--runs 1] [--scenario up|yahoo-down] [--logs DIR]
 
 ``time_scale`` (FINHUB_TIME_SCALE) shrinks the schedule's intervals and finhub's quota windows, and
 the sandbox's windows by the same factor: at 0.002 a day takes 173 s. The sandbox enforces each
@@ -9,8 +9,9 @@ provider's default windows (min_spacing is finhub's alone: the sandbox has no su
 answers 429 / ``Information`` beyond them. Each scenario runs ``start_background_jobs.py`` with
 its workers for one compressed day on a fresh Redis database and data folder, then prints per
 provider and window the most calls the sandbox saw in any such window against the quota, the
-over-quota answers it gave, the share of scheduled refreshes (assets x runs) served, and the quote
-messages still queued or dead-lettered when the day ended.
+over-quota answers it gave, the share of scheduled refreshes (assets x runs) served, the most quote
+messages queued at once during the day, those still queued (per actor) or dead-lettered when it
+ended, and the throttled batches dropped because their job's next scheduled run came first.
 
 Scenarios: all providers up; Yahoo down (every Yahoo answer a 5xx). Targets: 0 over quota; >= 99 %
 served with all up; with Yahoo down every crypto refresh, and the stock refreshes that fit Alpha
