@@ -12,6 +12,7 @@ from finhub.logs import get_logger
 from finhub.market_hours import stock_quotes_due
 from finhub.plan import TOP_CRYPTOS
 from finhub.quota import Purpose, Reservation
+from finhub.settings import Settings
 from finhub.storage import delete_older_than, latest_prices, store_snapshot, upsert_prices
 from finhub.universe import Asset, AssetType
 from providers.base import Observation, RetryLater, Unavailable
@@ -24,6 +25,8 @@ JOBS_KEY = "finhub:jobs"
 QUEUES_KEY = "finhub:health:queues"
 #: Quotes fetched, per ``asset_type:provider`` (counters; read by scripts/bench_quota.py).
 SERVED_KEY = "finhub:quotes_served"
+#: Throttled quote batches dropped because the next scheduled run came first, per asset type (counters).
+SUPERSEDED_KEY = "finhub:quotes_superseded"
 #: The queues finhub's actors use, by purpose.
 QUEUES = ("prices", "validation", "history", "maintenance")
 
@@ -59,6 +62,32 @@ def collect_quotes(ctx: Context, asset_type: AssetType, symbols: Sequence[str],
     for provider, count in Counter(o.provider for o in fetched.observations).items():
         ctx.redis.hincrby(SERVED_KEY, f"{asset_type}:{provider}", count)
     return fetched
+
+
+def requeue_delay(settings: Settings, asset_type: AssetType, fetched: Fetched, scheduled: datetime,
+                  now: datetime) -> float | None:
+    """Seconds after which a throttled quote batch, first scheduled at ``scheduled``, is worth re-queuing;
+    None when its job's next scheduled run, which asks for the same symbols, comes first.
+
+    A short pause (``fetched.paused``: a per-second window, spacing, a busy slot) is always waited for:
+    it lasts real seconds that ``time_scale`` does not shrink, so a compressed schedule (a stock run
+    every 0.6 s at 0.002) would otherwise give up a batch waiting one second for a free slot. A spent
+    budget is weighed against the schedule, however often the batch was re-queued before.
+    """
+    if fetched.paused:
+        return fetched.retry_after
+    every = settings.schedule.stock_quotes if asset_type == AssetType.STOCK else settings.schedule.crypto_quotes
+    next_run = scheduled + timedelta(seconds=every * settings.time_scale)
+    return fetched.retry_after if now + timedelta(seconds=fetched.retry_after) < next_run else None
+
+
+def drop_superseded(ctx: Context, actor: str, asset_type: AssetType, symbols: list[str], scheduled: datetime,
+                    fetched: Fetched) -> None:
+    """Log and count a throttled batch left to the next scheduled run."""
+    ctx.redis.hincrby(SUPERSEDED_KEY, str(asset_type), 1)
+    log.warning("quote batch dropped: the next scheduled run asks for it before the budget has room",
+                actor=actor, symbols=symbols, scheduled=scheduled.isoformat(timespec="seconds"),
+                wait_s=round(fetched.retry_after, 1), skipped=fetched.skipped)
 
 
 def record_rejected(ctx: Context, fetched: Fetched) -> None:

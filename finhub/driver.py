@@ -60,7 +60,11 @@ def _jobs(ctx: Context) -> list[Job]:
         return batch_size(s, chain[0]) or DEFAULT_BATCH
 
     def send_batches(actor, assets, size):
-        return lambda: [actor.send(batch) for batch in collect.batches(assets, size)]
+        # Stamped with the run's time: a batch re-queued past the next run is dropped (actors.prices).
+        def send():
+            scheduled = datetime.now(timezone.utc).isoformat()
+            return [actor.send(batch, scheduled) for batch in collect.batches(assets, size)]
+        return send
 
     def snapshot(kind, every):
         # Stamped with the scheduled slot, so a redelivered message rewrites the same snapshot.

@@ -1,7 +1,7 @@
 """Quota benchmark: a day of the default schedule, compressed in time, through the real driver.
 
     redis-server --daemonize yes --bind 127.0.0.1 --port 6392 --save "" --appendonly no
-    .venv/bin/python scripts/bench_quota.py [--scale 0.002] [--workers 4] [--runs 1] [--scenario up|yahoo-down]
+    .venv/bin/python scripts/bench_quota.py [--scale 0.002] [--workers 4] [--runs 1] [--scenario up|yahoo-down] [--logs DIR]
 
 ``time_scale`` (FINHUB_TIME_SCALE) shrinks the schedule's intervals and finhub's quota windows, and
 the sandbox's windows by the same factor: at 0.002 a day takes 173 s. The sandbox enforces each
@@ -9,8 +9,9 @@ provider's default windows (min_spacing is finhub's alone: the sandbox has no su
 answers 429 / ``Information`` beyond them. Each scenario runs ``start_background_jobs.py`` with
 its workers for one compressed day on a fresh Redis database and data folder, then prints per
 provider and window the most calls the sandbox saw in any such window against the quota, the
-over-quota answers it gave, the share of scheduled refreshes (assets x runs) served, and the quote
-messages still queued or dead-lettered when the day ended.
+over-quota answers it gave, the share of scheduled refreshes (assets x runs) served, the most quote
+messages queued at once during the day, those still queued (per actor) or dead-lettered when it
+ended, and the throttled batches dropped because their job's next scheduled run came first.
 
 Scenarios: all providers up; Yahoo down (every Yahoo answer a 5xx). Targets: 0 over quota; >= 99 %
 served with all up; with Yahoo down every crypto refresh, and the stock refreshes that fit Alpha
@@ -29,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -37,7 +39,7 @@ sys.path.insert(0, str(ROOT))
 
 import redis  # noqa: E402
 
-from finhub.collect import SERVED_KEY, queue_depths  # noqa: E402
+from finhub.collect import SERVED_KEY, SUPERSEDED_KEY, queue_depths  # noqa: E402
 from finhub.market_hours import is_open  # noqa: E402
 from finhub.sandbox import Sandbox  # noqa: E402
 from finhub.sandbox.controls import PROVIDERS, WINDOWS  # noqa: E402
@@ -79,7 +81,23 @@ def scheduled(log: Path) -> dict[str, int]:
     return runs
 
 
-def run(scenario: str, scale: float, workers: int) -> dict:
+def watch_prices_queue(client: redis.Redis, seconds: float, every: float = 0.5) -> int:
+    """Sleep ``seconds``, sampling the prices queue; returns the most messages seen waiting or delayed."""
+    peak, end = 0, time.monotonic() + seconds
+    while time.monotonic() < end:
+        prices = queue_depths(client, ["prices"])["prices"]
+        peak = max(peak, prices["waiting"] + prices["delayed"])
+        time.sleep(min(every, max(0.0, end - time.monotonic())))
+    return peak
+
+
+def quote_batches(client: redis.Redis) -> Counter:
+    """Messages on the prices queue (waiting, delayed or held by a worker), per actor."""
+    return Counter(json.loads(payload)["actor_name"] for key in ("dramatiq:prices.msgs", "dramatiq:prices.DQ.msgs")
+                   for payload in client.hvals(key))
+
+
+def run(scenario: str, scale: float, workers: int, keep: Path | None = None) -> dict:
     quotas = default_quotas()
     client = redis.Redis.from_url(REDIS_URL, decode_responses=True)
     client.flushdb()
@@ -103,7 +121,7 @@ def run(scenario: str, scale: float, workers: int) -> dict:
                 deadline = time.monotonic() + 120
                 while "enqueued" not in log.read_text() and time.monotonic() < deadline:
                     time.sleep(0.1)
-                time.sleep(DAY * scale)
+                peak = watch_prices_queue(client, DAY * scale)
             finally:
                 driver.send_signal(signal.SIGINT)
                 try:
@@ -111,12 +129,20 @@ def run(scenario: str, scale: float, workers: int) -> dict:
                 except subprocess.TimeoutExpired:
                     driver.kill()
         runs = scheduled(log)
+        if keep:
+            keep.mkdir(parents=True, exist_ok=True)
+            log.replace(keep / f"{scenario}-{datetime.now(timezone.utc):%H%M%S}.log")
         stats = sandbox.stats()
         windows = {p: {w: (most_in_window(sandbox.state.served_at(p), WINDOWS[w] * scale), limit)
                        for w, limit in q.items()} for p, q in quotas.items()}
     served = {k: int(v) for k, v in client.hgetall(SERVED_KEY).items()}
     prices = queue_depths(client, ["prices"])["prices"]
-    return {"left": {"queued": prices["waiting"] + prices["delayed"], "dead": prices["dead"]}, "windows": windows, "over_quota": stats["over_quota"], "calls": stats["calls"],
+    batches = quote_batches(client)
+    superseded = {k: int(v) for k, v in client.hgetall(SUPERSEDED_KEY).items()}
+    return {"left": {"queued": prices["waiting"] + prices["delayed"], "dead": prices["dead"],
+                     "stock batches": batches["stock_quotes"], "crypto batches": batches["crypto_quotes"]},
+            "peak_queued": peak, "superseded": {k: superseded.get(k, 0) for k in ("stock", "crypto")},
+            "windows": windows, "over_quota": stats["over_quota"], "calls": stats["calls"],
             "stock_refreshes": runs.get("stock_quotes", 0) * stocks,
             "crypto_refreshes": runs.get("crypto_quotes", 0) * cryptos,
             "stocks_served": {k.split(":")[1]: v for k, v in served.items() if k.startswith("stock:")},
@@ -140,8 +166,11 @@ def report(scenario: str, results: list[dict]) -> None:
         share = total / scheduled_ if scheduled_ else 0.0
         print(f"  {kind} refreshes: {total:g} served of {scheduled_:g} scheduled ({share:.1%}); by provider: "
               + (", ".join(f"{p} {n:g}" for p, n in by.items()) or "none"))
-    print("  quote messages left when the day ended: "
-          + ", ".join(f"{k} {statistics.median(r['left'][k] for r in results):g}" for k in ("queued", "dead")))
+    print(f"  prices queue: at most {statistics.median(r['peak_queued'] for r in results):g} messages waiting or "
+          "delayed during the day (sampled every 0.5 s); left when the day ended: "
+          + ", ".join(f"{k} {statistics.median(r['left'][k] for r in results):g}" for k in results[0]["left"]))
+    print("  throttled batches dropped, the next scheduled run coming first: "
+          + ", ".join(f"{k} {statistics.median(r['superseded'][k] for r in results):g}" for k in ("stock", "crypto")))
 
 
 def main() -> None:
@@ -150,11 +179,12 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--scenario", choices=list(SCENARIOS), action="append")
+    parser.add_argument("--logs", type=Path, help="keep each run's driver and worker log (JSON lines) in this folder")
     args = parser.parse_args()
     if not is_open(datetime.now(timezone.utc)):
         print("warning: NYSE is closed: stock quotes are only due once, for the close", file=sys.stderr)
     for scenario in args.scenario or list(SCENARIOS):
-        report(scenario, [run(scenario, args.scale, args.workers) for _ in range(args.runs)])
+        report(scenario, [run(scenario, args.scale, args.workers, args.logs) for _ in range(args.runs)])
 
 
 if __name__ == "__main__":

@@ -131,4 +131,5 @@ def test_a_short_pause_of_the_primary_spares_the_fallback_budget(redis_client):
     assert fetch_quotes(cryptos, ["coingecko", "alphavantage"], providers, quotas, breakers).observations
     got = fetch_quotes(cryptos, ["coingecko", "alphavantage"], providers, quotas, breakers)  # within the spacing
     assert (coingecko.calls, av.calls) == (1, 0) and quotas.used("alphavantage", "per_day") == 0
+    # pyrate-limiter asks for 1 ms past the window, whose end it counts inclusively.
     assert got.pending == cryptos and got.throttled and 0 < got.retry_after <= 5.01 + ARRIVAL_MARGIN_MS / 1000
