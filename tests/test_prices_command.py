@@ -13,8 +13,8 @@ T0 = datetime(2026, 11, 20, 15, 0, tzinfo=timezone.utc)
 
 
 def quote(symbol, price, minutes=0, asset_type="stock", **extra):
-    return {"symbol": symbol, "asset_type": asset_type, "interval": "quote", "timestamp": T0 - timedelta(minutes=minutes),
-            "price": price, "source": "yahoo", **extra}
+    return {"symbol": symbol, "asset_type": asset_type, "interval": "quote", "price": price, "source": "yahoo",
+            "timestamp": T0 - timedelta(minutes=minutes), **extra}
 
 
 def test_text_lists_each_symbols_newest_price_with_its_source_and_validation(cli_database, capsys):
@@ -49,8 +49,8 @@ def test_json_for_given_symbols_and_a_missing_one_is_an_error(cli_database, caps
 
 
 def test_refresh_after_deleting_history_rows_by_hand(cli_database, capsys):
-    upsert_prices(cli_database, [quote(s, 230.0, 1) for s in ("AAPL", "MSFT")] + [quote(s, 999.0) for s in ("AAPL", "MSFT")]
-                  + [dict(quote("AAPL", 5.0, 60 * 24), interval="1d")])
+    upsert_prices(cli_database, [quote(s, 230.0, 1) for s in ("AAPL", "MSFT")]
+                  + [quote(s, 999.0) for s in ("AAPL", "MSFT")] + [dict(quote("AAPL", 5.0, 60 * 24), interval="1d")])
     with cli_database.begin() as c:
         c.execute(text("DELETE FROM assets_assetpriceshistoric WHERE price IN (999.0, 5.0)"))
 

@@ -21,7 +21,8 @@ def symbol(value: str) -> str:
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser("prices", help="the newest stored price per symbol, its market time and source")
-    parser.add_argument("symbols", nargs="*", type=symbol, metavar="SYMBOL", help="only these symbols (default: every stored one)")
+    parser.add_argument("symbols", nargs="*", type=symbol, metavar="SYMBOL",
+                        help="only these symbols (default: every stored one)")
     parser.add_argument("--interval", choices=INTERVALS, default="quote", help="live quotes (default) or bars")
     parser.add_argument("--json", action="store_true", help="one JSON array, for scripts")
     parser.add_argument("--refresh", action="store_true",

@@ -53,8 +53,8 @@ def run(args, settings) -> int:
         extra = f", retry in {h.retry_after:.0f}s, last error: {h.last_error}" if h.state != "closed" else ""
         print(f"  {name:13} breaker {h.state}{extra}")
     warnings = [f"{s}: {n}" for s, n in ctx.universe.notices]
-    warnings += [f"{a.symbol}: no fresh quote, " + (f"the newest is from {iso_utc(last)}" if last else "none stored yet")
-                 for a, last in stale]
+    warnings += [f"{a.symbol}: no fresh quote, "
+                 + (f"the newest is from {iso_utc(last)}" if last else "none stored yet") for a, last in stale]
     warnings += [f"{s}: rejected by every provider: {reason}" for s, reason in sorted(r.hgetall(collect.BAD_SYMBOLS_KEY).items())]
     print("\nasset warnings")
     for line in warnings or ["(none)"]:
