@@ -5,7 +5,7 @@
 
 import sys
 
-from finhub.driver import main
+from finhub.runtime.driver import main
 
 if __name__ == "__main__":
     sys.exit(main())

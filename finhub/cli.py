@@ -10,8 +10,8 @@ import argparse
 import importlib
 import sys
 
+from finhub.config import SettingsError, load_settings
 from finhub.logs import configure_logging
-from finhub.settings import SettingsError, load_settings
 
 #: Command modules, in the order ``--help`` lists them.
 COMMANDS = (

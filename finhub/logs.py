@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 import structlog
 
-from finhub.settings import Secret, SecretUrl, Settings
+from finhub.config import Secret, SecretUrl, Settings
 
 #: Libraries whose INFO chatter is noise in finhub's logs.
 QUIET_LOGGERS = ("urllib3", "yfinance", "peewee", "apscheduler.executors.default", "alembic", "bs4")

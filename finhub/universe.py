@@ -12,15 +12,9 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
-from enum import StrEnum
 
-from finhub.settings import AssetsSettings, SettingsError
-
-
-class AssetType(StrEnum):
-    STOCK = "stock"
-    CRYPTO = "crypto"
-
+from finhub.config import AssetsSettings, SettingsError
+from finhub.model import Asset, AssetType
 
 #: Our own symbol for an asset: upper-case letters and digits, optionally one class suffix (BRK.B).
 SYMBOL_PATTERN = re.compile(r"[A-Z][A-Z0-9]{0,9}([.-][A-Z0-9]{1,4})?")
@@ -30,24 +24,6 @@ YAHOO_PATTERN = re.compile(r"\^?[A-Z0-9]{1,15}([.-][A-Z0-9]{1,6})?(=X)?")
 ALPHAVANTAGE_PATTERN = re.compile(r"[A-Z0-9]{1,10}([.-][A-Z0-9]{1,4})?")
 #: CoinGecko API ids: lower-case words joined by hyphens.
 COINGECKO_ID_PATTERN = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
-
-
-@dataclass(frozen=True)
-class Asset:
-    """One collected asset and its name at each provider (``None``: that provider is not used)."""
-
-    symbol: str
-    asset_type: AssetType
-    yahoo: str | None = None
-    alphavantage: str | None = None
-    coingecko_id: str | None = None
-    delisted: date | None = None
-    notice: str | None = None
-
-    @property
-    def active(self) -> bool:
-        """Whether live quotes are still collected (a delisted stock keeps its history only)."""
-        return self.delisted is None
 
 
 def _stock(symbol: str, **kw) -> Asset:
@@ -60,15 +36,12 @@ def _crypto(symbol: str, coingecko_id: str, yahoo: str | None = None, **kw) -> A
 
 
 DEFAULT_STOCKS: tuple[Asset, ...] = tuple(
-    _stock(s) for s in (
-        "AAPL MSFT GOOGL AMZN TSLA META NVDA ADBE CRM INTC AMD QCOM AVGO CSCO IBM ORCL JPM BAC V MA "
-        "JNJ UNH PFE WMT PG KO PEP COST DIS NFLX CAT DE GE HON MMM BA NOC RTX GD LMT XOM CVX COP"
-    ).split()
+    _stock(s) for s in ["AAPL", "MSFT", "GOOGL", "AMZN", "TSLA", "META", "NVDA", "ADBE", "CRM", "INTC", "AMD", "QCOM", "AVGO", "CSCO", "IBM", "ORCL", "JPM", "BAC", "V", "MA", "JNJ", "UNH", "PFE", "WMT", "PG", "KO", "PEP", "COST", "DIS", "NFLX", "CAT", "DE", "GE", "HON", "MMM", "BA", "NOC", "RTX", "GD", "LMT", "XOM", "CVX", "COP"]
 ) + (
     _stock("HES", delisted=date(2025, 7, 18),
            notice="HES was delisted on 2025-07-18 (acquired by Chevron, CVX): history is kept, "
                   "no live quotes are fetched; remove it with assets.remove = [\"HES\"]"),
-) + tuple(_stock(s) for s in "SLB TXN NOW INTU ACN".split())
+) + tuple(_stock(s) for s in ["SLB", "TXN", "NOW", "INTU", "ACN"])
 
 DEFAULT_CRYPTOS: tuple[Asset, ...] = (
     _crypto("BTC", "bitcoin"),

@@ -18,13 +18,23 @@ from alpha_vantage.alphavantage import AlphaVantage
 from alpha_vantage.foreignexchange import ForeignExchange
 from alpha_vantage.timeseries import TimeSeries
 
+from finhub.config import Secret, Settings
 from finhub.logs import get_logger
-from finhub.settings import Secret, Settings
-from finhub.universe import Asset, AssetType
+from finhub.model import Asset, AssetType, Observation, day_start
 from providers import _http
-from providers.base import (BadResponse, BadSymbol, DataKind, Observation, Provider, ProviderError, QuotaExhausted,
-                            Quotes, RateLimited, check_price, check_timestamp, day_start, optional_number,
-                            utcnow)
+from providers.base import (
+    BadResponse,
+    BadSymbol,
+    Provider,
+    ProviderError,
+    QuotaExhausted,
+    Quotes,
+    RateLimited,
+    check_price,
+    check_timestamp,
+    optional_number,
+    utcnow,
+)
 
 #: A GLOBAL_QUOTE carries only the trading day: its price is stamped at that day's US close.
 US_CLOSE = time(16, 0)
@@ -89,7 +99,6 @@ def _library(call, *args, **kwargs):
 
 class AlphaVantageProvider(Provider):
     name = "alphavantage"
-    serves = frozenset({DataKind.STOCK_QUOTE, DataKind.CRYPTO_QUOTE, DataKind.STOCK_HISTORY})
     batch_size = 1
 
     def __init__(self, api_key: Secret, url: str | None = None, timeout: float = 10.0, clock=utcnow) -> None:

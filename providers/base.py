@@ -19,30 +19,10 @@ import math
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
-from enum import StrEnum
+from datetime import UTC, datetime
 from typing import ClassVar
-from zoneinfo import ZoneInfo
 
-from finhub.universe import Asset, AssetType
-
-#: A market time further ahead of our clock than this is treated as bad data.
-MAX_CLOCK_SKEW = timedelta(minutes=5)
-#: Bar intervals the history interface knows; live quotes are stored with interval ``QUOTE``.
-INTERVALS = ("1h", "1d", "1wk")
-QUOTE = "quote"
-
-
-class DataKind(StrEnum):
-    """What a provider can serve; fallback chains are configured per kind."""
-
-    STOCK_QUOTE = "stock_quote"
-    CRYPTO_QUOTE = "crypto_quote"
-    STOCK_HISTORY = "stock_history"
-    CRYPTO_HISTORY = "crypto_history"
-    CRYPTO_RANKING = "crypto_ranking"
-    TRENDING = "trending"
-
+from finhub.model import MAX_CLOCK_SKEW, Asset, Observation, RankedCoin
 
 # --- errors ---------------------------------------------------------------------------------------
 
@@ -106,24 +86,6 @@ class BadResponse(BadData):
 
 # --- data -----------------------------------------------------------------------------------------
 
-@dataclass(frozen=True, slots=True)
-class Observation:
-    """One price of one asset from one provider at the provider's market time (UTC)."""
-
-    symbol: str
-    asset_type: AssetType
-    price: float
-    timestamp: datetime
-    provider: str
-    fetched_at: datetime
-    interval: str = QUOTE
-    open: float | None = None
-    high: float | None = None
-    low: float | None = None
-    volume: float | None = None
-    market_cap: float | None = None
-
-
 @dataclass(slots=True)
 class Quotes:
     """What a batched call returned: good observations, and an error for each symbol that failed."""
@@ -136,27 +98,12 @@ class Quotes:
         self.errors.update(other.errors)
 
 
-@dataclass(frozen=True, slots=True)
-class RankedCoin:
-    """One coin of a market-cap ranking or trending list."""
-
-    rank: int
-    coingecko_id: str
-    symbol: str
-    name: str
-    price: float | None
-    market_cap: float | None
-    volume_24h: float | None
-    timestamp: datetime
-
-
 # --- the interface --------------------------------------------------------------------------------
 
 class Provider(ABC):
-    """A market-data source. Subclasses set ``name``, ``serves`` and ``batch_size``."""
+    """A market-data source. Subclasses set ``name`` and ``batch_size``."""
 
     name: ClassVar[str]
-    serves: ClassVar[frozenset[DataKind]]
     #: Assets answered by one quote call.
     batch_size: int = 1
 
@@ -203,19 +150,8 @@ class Provider(ABC):
 
 # --- helpers for adapters -------------------------------------------------------------------------
 
-#: Where a stock's trading day begins: daily bars of every provider are stamped at this midnight.
-EXCHANGE_TZ = ZoneInfo("America/New_York")
-
-
-def day_start(day: date, asset_type: AssetType) -> datetime:
-    """The market time of a daily bar: 00:00 of its trading day in New York (stocks) or UTC (crypto),
-    as Yahoo stamps them, so the same day from two providers is the same stored row."""
-    zone = EXCHANGE_TZ if asset_type == AssetType.STOCK else timezone.utc
-    return datetime.combine(day, datetime.min.time(), zone).astimezone(timezone.utc)
-
-
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def check_price(provider: str, symbol: str, value: object, what: str = "price") -> float:
@@ -247,13 +183,13 @@ def check_timestamp(provider: str, symbol: str, value: object, now: datetime | N
     if isinstance(value, datetime):
         if value.tzinfo is None:
             raise BadResponse(provider, f"{symbol}: market time has no time zone")
-        moment = value.astimezone(timezone.utc)
+        moment = value.astimezone(UTC)
     else:
         seconds = optional_number(value)
         if not seconds:
             raise BadResponse(provider, f"{symbol}: market time is not a timestamp: {value!r:.60}")
         try:
-            moment = datetime.fromtimestamp(seconds, timezone.utc)
+            moment = datetime.fromtimestamp(seconds, UTC)
         except (OverflowError, OSError, ValueError):
             raise BadResponse(provider, f"{symbol}: market time out of range: {value!r:.60}") from None
     if moment > (now or utcnow()) + MAX_CLOCK_SKEW:

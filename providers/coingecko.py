@@ -5,16 +5,25 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import requests
 from pycoingecko import CoinGeckoAPI
 
-from finhub.settings import Secret, Settings
-from finhub.universe import Asset, AssetType
+from finhub.config import Secret, Settings
+from finhub.model import Asset, AssetType, Observation, RankedCoin
 from providers import _http
-from providers.base import (BadResponse, BadSymbol, DataKind, Observation, Provider, ProviderError, Quotes,
-                            RankedCoin, check_price, check_timestamp, optional_number, utcnow)
+from providers.base import (
+    BadResponse,
+    BadSymbol,
+    Provider,
+    ProviderError,
+    Quotes,
+    check_price,
+    check_timestamp,
+    optional_number,
+    utcnow,
+)
 
 #: Coins per ``coins/markets`` page (CoinGecko's maximum).
 MARKETS_PAGE = 250
@@ -24,7 +33,6 @@ BUCKETS = {"1h": "%Y-%m-%d %H", "1d": "%Y-%m-%d", "1wk": "%G-%V"}
 
 class CoinGeckoProvider(Provider):
     name = "coingecko"
-    serves = frozenset({DataKind.CRYPTO_QUOTE, DataKind.CRYPTO_HISTORY, DataKind.CRYPTO_RANKING, DataKind.TRENDING})
 
     def __init__(self, url: str | None = None, api_key: Secret | None = None, plan: str = "demo",
                  timeout: float = 10.0, batch_size: int = 250) -> None:
@@ -144,7 +152,7 @@ class CoinGeckoProvider(Provider):
             return None
         try:
             stamp = datetime.fromisoformat(str(row.get("last_updated")).replace("Z", "+00:00"))
-            stamp = stamp if stamp.tzinfo else stamp.replace(tzinfo=timezone.utc)
+            stamp = stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
         except ValueError:
             stamp = utcnow()
         rank = row.get("market_cap_rank")

@@ -18,7 +18,7 @@ import time
 import warnings
 from collections.abc import Sequence
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -29,11 +29,20 @@ from requests.adapters import HTTPAdapter
 from yfinance.data import YfData
 from yfinance.exceptions import YFException, YFInvalidPeriodError, YFRateLimitError, YFTickerMissingError
 
-from finhub.settings import Settings
-from finhub.universe import Asset
+from finhub.config import Settings
+from finhub.model import Asset, Observation
 from providers import _http
-from providers.base import (BadResponse, BadSymbol, DataKind, Observation, Provider, Quotes,
-                            RateLimited, check_price, check_timestamp, optional_number, utcnow)
+from providers.base import (
+    BadResponse,
+    BadSymbol,
+    Provider,
+    Quotes,
+    RateLimited,
+    check_price,
+    check_timestamp,
+    optional_number,
+    utcnow,
+)
 
 QUOTE_URL = "https://query1.finance.yahoo.com/v7/finance/quote"
 # yfinance 1.7 still passes inplace= to pandas 3.1, which warns on every history call.
@@ -101,8 +110,6 @@ HANDSHAKE_REQUESTS = 2
 
 class YahooProvider(Provider):
     name = "yahoo"
-    serves = frozenset({DataKind.STOCK_QUOTE, DataKind.CRYPTO_QUOTE, DataKind.STOCK_HISTORY,
-                        DataKind.CRYPTO_HISTORY})
 
     def __init__(self, url: str | None = None, timeout: float = 10.0, batch_size: int = 50,
                  cache_dir: str = "var/yfinance-cache", adjusted: bool = True) -> None:
@@ -230,7 +237,7 @@ class YahooProvider(Provider):
         if frame is None or frame.empty:
             return []
         frame = frame.dropna(subset=["Close"])
-        index = frame.index.tz_convert(timezone.utc) if frame.index.tz else frame.index.tz_localize(timezone.utc)
+        index = frame.index.tz_convert(UTC) if frame.index.tz else frame.index.tz_localize(UTC)
         bars = []
         for moment, row in zip(index.to_pydatetime(), frame.itertuples()):
             if not start <= moment < end:

@@ -13,29 +13,29 @@ bulk upsert of the same rows. Targets: cycle <= 5 s; <= 0.5 ms CPU per quote; wo
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-import psutil  # noqa: E402
-import redis  # noqa: E402
-from sqlalchemy import text  # noqa: E402
+import psutil
+import redis
+from sqlalchemy import text
 
-from finhub.storage import make_engine, migrate, upsert_prices  # noqa: E402
-from finhub.workers import WORKER_ENV  # noqa: E402
+from finhub.runtime.workers import WORKER_ENV
+from finhub.storage import make_engine, migrate, upsert_prices
 
 REDIS_URL = os.environ.get("FINHUB_BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
 NOOP_MODULE = """
 import dramatiq
-from finhub.broker import make_broker
+from finhub.runtime.broker import make_broker
 dramatiq.set_broker(make_broker({url!r}))
 
 @dramatiq.actor(queue_name="prices")
@@ -86,8 +86,8 @@ def run_cycle(env, workers, engine, expected: int, client) -> dict:
     procs = worker_processes(workers)
     cpu_before = cpu_seconds(procs)
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-c", "from finhub.driver import enqueue_once; from finhub.context import Context;"
-                    "from finhub.settings import load_settings; import os;"
+    subprocess.run([sys.executable, "-c", "from finhub.runtime.driver import enqueue_once; from finhub.runtime.context import Context;"
+                    "from finhub.config import load_settings; import os;"
                     "s = load_settings();"
                     "enqueue_once(Context(s, os.environ['FINHUB_REDIS_URL']), ('stock_quotes', 'crypto_quotes'))"],
                    env=env, cwd=ROOT, check=True)
@@ -103,13 +103,14 @@ def run_cycle(env, workers, engine, expected: int, client) -> dict:
 
 
 def drain_noops(count: int, module_dir: str, workers: int) -> float:
-    env = {**os.environ, "PYTHONPATH": f"{module_dir}:{ROOT}"}
+    env = {**os.environ, "PYTHONPATH": module_dir}
     proc = start([str(Path(sys.executable).with_name("dramatiq")), "benchnoop", "-p", str(workers)], env,
                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     client = redis.Redis.from_url(REDIS_URL)
     time.sleep(3)  # let the workers come up
-    sys.path.insert(0, module_dir)
-    import benchnoop
+    spec = importlib.util.spec_from_file_location("benchnoop", Path(module_dir) / "benchnoop.py")
+    benchnoop = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(benchnoop)
 
     started = time.perf_counter()
     for _ in range(count):
@@ -140,7 +141,7 @@ def main() -> None:
            "FINHUB_CONFIG": str(write_config(folder, args.stocks, args.cryptos)), "FINHUB_REDIS_URL": REDIS_URL,
            "FINHUB_DATA_DIR": str(folder / "var"), "FINHUB_YAHOO_URL": url,
            "FINHUB_COINGECKO_URL": f"{url}/api/v3/", "FINHUB_LOG_FORMAT": "json", "FINHUB_LOG_LEVEL": "WARNING",
-           "PYTHONPATH": str(ROOT), **WORKER_ENV}
+           **WORKER_ENV}
     if args.no_crosscheck:
         env.update(FINHUB_VALIDATION_CROSSCHECK_CRYPTO="false", FINHUB_VALIDATION_STOCK_SPOT_CHECKS="0")
     engine = make_engine(f"sqlite:///{folder / 'var' / 'finhub.db'}")
@@ -170,7 +171,7 @@ def main() -> None:
     client.flushdb()
     noop = drain_noops(messages, module_dir, args.workers)
     rows = [{"symbol": f"B{i:04d}", "asset_type": "stock", "interval": "quote",
-             "timestamp": datetime(2026, 1, 1, tzinfo=timezone.utc), "price": 10.0 + i, "source": "yahoo"}
+             "timestamp": datetime(2026, 1, 1, tzinfo=UTC), "price": 10.0 + i, "source": "yahoo"}
             for i in range(expected)]
     floor_engine = make_engine(f"sqlite:///{folder / 'floor.db'}")
     migrate(floor_engine)

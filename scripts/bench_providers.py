@@ -16,20 +16,19 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-import requests  # noqa: E402
-import yfinance as yf  # noqa: E402
+import requests
+import yfinance as yf
 
-from finhub.settings import Secret  # noqa: E402
-from finhub.universe import Asset, AssetType  # noqa: E402
-from providers.alphavantage import AlphaVantageProvider  # noqa: E402
-from providers.coingecko import CoinGeckoProvider  # noqa: E402
-from providers.yahoo import YahooProvider  # noqa: E402
+from finhub.config import Secret
+from finhub.model import Asset, AssetType
+from providers.alphavantage import AlphaVantageProvider
+from providers.coingecko import CoinGeckoProvider
+from providers.yahoo import YahooProvider
 
 
 def start_sandbox() -> tuple[subprocess.Popen, str]:
@@ -66,7 +65,7 @@ def bench_adapter(name, provider, assets, url, provider_key, endpoint, runs) -> 
 
 def bench_naive(assets, url, runs) -> None:
     session = YahooProvider(url, cache_dir=tempfile.mkdtemp()).session
-    end = datetime.now(timezone.utc)
+    end = datetime.now(UTC)
     cpu = []
     before = sum(requests.get(f"{url}/_sandbox/calls").json().get("yahoo", {}).values())
     for _ in range(runs):

@@ -31,20 +31,20 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-import redis  # noqa: E402
+import redis
 
-from finhub.collect import SERVED_KEY, SUPERSEDED_KEY, queue_depths  # noqa: E402
-from finhub.market_hours import is_open  # noqa: E402
-from finhub.sandbox import Sandbox  # noqa: E402
-from finhub.sandbox.controls import PROVIDERS, WINDOWS  # noqa: E402
-from finhub.settings import load_settings  # noqa: E402
-from finhub.universe import build_universe  # noqa: E402
+from finhub.calendar import is_open
+from finhub.config import load_settings
+from finhub.jobs.quotes import SERVED_KEY, SUPERSEDED_KEY
+from finhub.runtime.health import queue_depths
+from finhub.sandbox import Sandbox
+from finhub.sandbox.controls import PROVIDERS, WINDOWS
+from finhub.universe import build_universe
 
 REDIS_URL = os.environ.get("FINHUB_BENCH_REDIS_URL", "redis://127.0.0.1:6392/0")
 DAY = 86400
@@ -111,7 +111,7 @@ def run(scenario: str, scale: float, workers: int, keep: Path | None = None) -> 
         env = {**{k: v for k, v in os.environ.items() if not k.startswith("FINHUB_")}, **sandbox.env(),
                "FINHUB_REDIS_URL": REDIS_URL, "FINHUB_DATA_DIR": tmp, "FINHUB_LOG_FORMAT": "json",
                "FINHUB_TIME_SCALE": str(scale), "FINHUB_BREAKER_COOLDOWN": str(60 * scale),
-               "FINHUB_ALPHAVANTAGE_API_KEY": "bench", "PYTHONPATH": str(ROOT)}
+               "FINHUB_ALPHAVANTAGE_API_KEY": "bench"}
         log = Path(tmp) / "driver.log"
         with open(log, "w") as err:
             driver = subprocess.Popen([sys.executable, str(ROOT / "start_background_jobs.py"), "--workers",
@@ -131,7 +131,7 @@ def run(scenario: str, scale: float, workers: int, keep: Path | None = None) -> 
         runs = scheduled(log)
         if keep:
             keep.mkdir(parents=True, exist_ok=True)
-            log.replace(keep / f"{scenario}-{datetime.now(timezone.utc):%H%M%S}.log")
+            log.replace(keep / f"{scenario}-{datetime.now(UTC):%H%M%S}.log")
         stats = sandbox.stats()
         windows = {p: {w: (most_in_window(sandbox.state.served_at(p), WINDOWS[w] * scale), limit)
                        for w, limit in q.items()} for p, q in quotas.items()}
@@ -181,7 +181,7 @@ def main() -> None:
     parser.add_argument("--scenario", choices=list(SCENARIOS), action="append")
     parser.add_argument("--logs", type=Path, help="keep each run's driver and worker log (JSON lines) in this folder")
     args = parser.parse_args()
-    if not is_open(datetime.now(timezone.utc)):
+    if not is_open(datetime.now(UTC)):
         print("warning: NYSE is closed: stock quotes are only due once, for the close", file=sys.stderr)
     for scenario in args.scenario or list(SCENARIOS):
         report(scenario, [run(scenario, args.scale, args.workers, args.logs) for _ in range(args.runs)])

@@ -19,22 +19,19 @@ import argparse
 import os
 import sqlite3
 import statistics
-import sys
 import tempfile
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import psycopg
+from sqlalchemy import text
 
-import psycopg  # noqa: E402
-from sqlalchemy import text  # noqa: E402
-
-from finhub.storage import latest_prices, make_engine, migrate, refresh_latest, upsert_prices  # noqa: E402
+from finhub.storage import latest_prices, make_engine, migrate, refresh_latest, upsert_prices
 
 POSTGRES_URL = os.environ.get("FINHUB_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
-START = datetime(2020, 1, 1, tzinfo=timezone.utc)
+START = datetime(2020, 1, 1, tzinfo=UTC)
 #: The narrow latest-price query: what status, due-stock checks and validation need.
 PRICE_AND_TIME = ["price", "timestamp"]
 COLUMNS = ("symbol", "asset_type", "interval", "timestamp", "price", "open", "high", "low", "volume",
@@ -86,9 +83,9 @@ class Database:
         return engine
 
     def raw_upsert(self, rows: list[dict], batch: int) -> None:
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         if self.kind == "sqlite":
-            iso = lambda t: t.astimezone(timezone.utc).replace(tzinfo=None).isoformat(" ", "microseconds")  # noqa: E731
+            iso = lambda t: t.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")  # noqa: E731
             sql = UPSERT_SQL.format(marks=", ".join("?" * len(COLUMNS)))
             conn = sqlite3.connect(f"{self.dir}/bench.db")
             conn.execute("PRAGMA synchronous=NORMAL")

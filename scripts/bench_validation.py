@@ -22,18 +22,16 @@ import statistics
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-from finhub.universe import AssetType  # noqa: E402
-from finhub.validation import LastGood, decide  # noqa: E402
-from providers.base import Observation  # noqa: E402
+from finhub.model import AssetType, Observation
+from finhub.validation import LastGood, decide
 
 #: A Friday with NYSE open.
-NOW = datetime(2026, 11, 20, 18, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 20, 18, 0, tzinfo=UTC)
 PROVIDERS = ("coingecko", "yahoo", "alphavantage")
 
 

@@ -1,15 +1,15 @@
 """Which assets lack a fresh quote: crypto by the clock, stocks by NYSE's sessions (holidays, early closes)."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from finhub.freshness import is_stale, stale_quotes
-from finhub.settings import ScheduleSettings
+from finhub.config import ScheduleSettings
+from finhub.runtime.health import is_stale, stale_quotes
 from finhub.universe import build_universe
 
 SCHEDULE = ScheduleSettings()  # crypto every 2 min, stocks every 5 min
-UTC = timezone.utc
+UTC = UTC
 UNIVERSE = build_universe()
 AAPL, BTC = UNIVERSE["AAPL"], UNIVERSE["BTC"]
 

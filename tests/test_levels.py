@@ -5,8 +5,8 @@ from datetime import date
 import pandas as pd
 import pytest
 
-from finhub.levels import daily_levels, pivots, pivots_for
-from finhub.universe import AssetType
+from finhub.jobs.aggregation import daily_levels, pivots, pivots_for
+from finhub.model import AssetType
 
 
 def frame(rows):

@@ -4,8 +4,8 @@ import io
 import json
 import logging
 
+from finhub.config import load_settings
 from finhub.logs import configure_logging, get_logger
-from finhub.settings import load_settings
 
 
 def test_json_lines_carry_the_bound_context_and_stdlib_records():

@@ -1,14 +1,14 @@
 """Market hours from the NYSE calendar: weekends, holidays, early closes, and when to poll stocks."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from finhub.market_hours import calendar, is_open, last_close, stock_quotes_due
+from finhub.calendar import calendar, is_open, last_close, stock_quotes_due
 
 
 def utc(*args):
-    return datetime(*args, tzinfo=timezone.utc)
+    return datetime(*args, tzinfo=UTC)
 
 
 @pytest.mark.parametrize("moment, open_", [

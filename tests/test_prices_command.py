@@ -1,7 +1,7 @@
 """``python -m finhub prices``: the newest stored price per symbol, as text and JSON, and --refresh."""
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import text
@@ -9,7 +9,7 @@ from sqlalchemy import text
 from finhub.cli import main
 from finhub.storage import upsert_prices
 
-T0 = datetime(2026, 11, 20, 15, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
 
 
 def quote(symbol, price, minutes=0, asset_type="stock", **extra):

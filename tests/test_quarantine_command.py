@@ -1,14 +1,14 @@
 """``python -m finhub quarantine``: recent rejections as text and as JSON, filtered by --since and --limit."""
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from finhub.cli import main
 from finhub.storage import quarantine_rows
 
-T0 = datetime(2026, 11, 20, 15, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
 
 
 def rejection(symbol, reason, minutes):

@@ -4,17 +4,17 @@ idempotently, and printed by `python -m finhub top` / `trending`."""
 import json
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import redis
 
-from finhub.collect import snapshot_rankings
-from finhub.context import Context
+from finhub.config import load_settings
+from finhub.jobs.rankings import snapshot_rankings
+from finhub.runtime.context import Context
 from finhub.sandbox import Sandbox
-from finhub.sandbox.samples import samples_dir
-from finhub.settings import load_settings
+from finhub.sandbox.samples import SAMPLES_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
 from tests.redis_dbs import RANKINGS_DB
@@ -32,15 +32,15 @@ def context(tmp_path):
 
 
 @pytest.mark.parametrize("kind, day, sample, first", [
-    ("trending", datetime(2025, 5, 13, 12, tzinfo=timezone.utc), "coingecko/search_trending_2025.json",
+    ("trending", datetime(2025, 5, 13, 12, tzinfo=UTC), "coingecko/search_trending_2025.json",
      lambda d: d["coins"][0]["item"]["id"]),
-    ("top", datetime(2023, 1, 8, 17, tzinfo=timezone.utc),
+    ("top", datetime(2023, 1, 8, 17, tzinfo=UTC),
      "coingecko/coins_markets_vs-usd_page1_per_page100_2023-01-08.json", lambda d: d[0]["id"]),
 ])
 def test_snapshots_from_the_recorded_samples_are_stored_and_printed(context, kind, day, sample, first):
     ctx, sb, env = context
     sb.set_clock(day)
-    recorded = json.loads((samples_dir() / sample).read_text())
+    recorded = json.loads((SAMPLES_DIR / sample).read_text())
     expected = len(recorded["coins"] if kind == "trending" else recorded)
     assert snapshot_rankings(ctx, kind, day) == expected
     assert snapshot_rankings(ctx, kind, day) == expected  # a redelivery rewrites the same snapshot

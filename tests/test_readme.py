@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from finhub.settings import describe
+from finhub.config import describe
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
 

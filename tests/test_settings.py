@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from finhub.settings import Secret, SecretUrl, SettingsError, load_settings
+from finhub.config import Secret, SecretUrl, SettingsError, load_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -1,6 +1,6 @@
 """``python -m finhub status``: how fresh the stored quotes are, and a warning per asset without a fresh one."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -17,7 +17,7 @@ def redis_db(cli_database, monkeypatch):
 
 
 def test_status_counts_fresh_quotes_and_names_each_asset_without_one(cli_database, redis_db, capsys):
-    now = datetime.now(timezone.utc).replace(microsecond=0)
+    now = datetime.now(UTC).replace(microsecond=0)
     universe = build_universe()
     cryptos = [a.symbol for a in universe.cryptos]
     upsert_prices(cli_database, [

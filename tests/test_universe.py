@@ -2,12 +2,12 @@
 
 import pytest
 
-from finhub.settings import AssetsSettings, SettingsError
-from finhub.universe import AssetType, build_universe
+from finhub.config import AssetsSettings, SettingsError
+from finhub.model import AssetType
+from finhub.universe import build_universe
 
-STOCKS = ("AAPL MSFT GOOGL AMZN TSLA META NVDA ADBE CRM INTC AMD QCOM AVGO CSCO IBM ORCL JPM BAC V MA JNJ UNH PFE WMT "
-          "PG KO PEP COST DIS NFLX CAT DE GE HON MMM BA NOC RTX GD LMT XOM CVX COP HES SLB TXN NOW INTU ACN").split()
-CRYPTOS = "BTC ETH BNB XRP ADA DOGE SOL DOT MATIC LTC AVAX ATOM XLM ETC XMR ALGO LINK UNI AAVE FIL VET NEAR XTZ".split()
+STOCKS = ["AAPL", "MSFT", "GOOGL", "AMZN", "TSLA", "META", "NVDA", "ADBE", "CRM", "INTC", "AMD", "QCOM", "AVGO", "CSCO", "IBM", "ORCL", "JPM", "BAC", "V", "MA", "JNJ", "UNH", "PFE", "WMT", "PG", "KO", "PEP", "COST", "DIS", "NFLX", "CAT", "DE", "GE", "HON", "MMM", "BA", "NOC", "RTX", "GD", "LMT", "XOM", "CVX", "COP", "HES", "SLB", "TXN", "NOW", "INTU", "ACN"]
+CRYPTOS = ["BTC", "ETH", "BNB", "XRP", "ADA", "DOGE", "SOL", "DOT", "MATIC", "LTC", "AVAX", "ATOM", "XLM", "ETC", "XMR", "ALGO", "LINK", "UNI", "AAVE", "FIL", "VET", "NEAR", "XTZ"]
 
 
 def test_default_universe_is_the_documented_one():

@@ -8,10 +8,10 @@ from sqlalchemy import inspect
 from sqlalchemy.exc import OperationalError
 from structlog.testing import capture_logs
 
-import finhub.context
-from finhub import market_hours
-from finhub.broker import WarmContext, setup_broker
-from finhub.settings import load_settings
+import finhub.runtime.context
+from finhub import calendar as market_hours
+from finhub.config import load_settings
+from finhub.runtime.broker import WarmContext, setup_broker
 from tests.redis_dbs import PLANNER_DB
 
 
@@ -23,7 +23,7 @@ def env(tmp_path, monkeypatch):
     monkeypatch.setenv("FINHUB_CONFIG", str(tmp_path / "finhub.toml"))
     monkeypatch.setenv("FINHUB_REDIS_URL", f"redis://127.0.0.1:6379/{PLANNER_DB}")
     monkeypatch.setenv("FINHUB_DATABASE_URL", f"sqlite:///{tmp_path / 'finhub.db'}")
-    monkeypatch.setattr(finhub.context, "_current", None)
+    monkeypatch.setattr(finhub.runtime.context, "_current", None)
     return monkeypatch
 
 
@@ -33,11 +33,11 @@ def test_the_actors_broker_prepares_the_context_when_a_worker_boots(env, tmp_pat
     broker = setup_broker(load_settings())
     (warm,) = [m for m in broker.middleware if isinstance(m, WarmContext)]
     warm.after_worker_boot(broker, None)
-    ctx = finhub.context._current
+    ctx = finhub.runtime.context._current
     assert ctx is not None and set(vars(ctx)["providers"]) == {"yahoo", "coingecko"}  # no Alpha Vantage key
     assert "assets_latestprice" in inspect(vars(ctx)["engine"]).get_table_names()
     assert market_hours._sessions.cache_info().currsize == 1
-    assert finhub.context.current() is ctx
+    assert finhub.runtime.context.current() is ctx
 
 
 def test_a_database_down_at_boot_is_a_warning_and_the_first_job_meets_the_error(env):
@@ -48,4 +48,4 @@ def test_a_database_down_at_boot_is_a_warning_and_the_first_job_meets_the_error(
     assert warning["event"] == "could not prepare the jobs' context at worker boot"
     assert "127.0.0.1" in warning["error"] and "finhub@" not in warning["error"]
     with pytest.raises(OperationalError):
-        finhub.context.current().engine
+        finhub.runtime.context.current().engine

@@ -1,8 +1,8 @@
 """One module per ``python -m finhub`` command; see :mod:`finhub.cli`."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime, timezone
 
 
 def iso_utc(moment: datetime) -> str:
     """``2026-11-20T15:00:00Z``: how the commands print a moment."""
-    return moment.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")

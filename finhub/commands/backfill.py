@@ -6,13 +6,14 @@ import os
 import re
 import sys
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
-from finhub import backfill, collect
-from finhub.broker import resolve_redis_url
-from finhub.context import Context
-from finhub.history import plan
-from finhub.settings import BAR_INTERVALS
+from finhub.jobs import backfill
+from finhub.jobs.history import plan
+from finhub.model import BAR_INTERVALS
+from finhub.runtime.context import Context
+from finhub.runtime.health import queue_depths
+from finhub.runtime.redis import resolve_redis_url
 
 #: Longest a ``--sync`` backfill waits for the history budget before giving a symbol up.
 MAX_SYNC_WAIT = 300.0
@@ -39,7 +40,7 @@ def register(subparsers) -> None:
 
 def _day(value: str, option: str) -> datetime:
     try:
-        return datetime.combine(date.fromisoformat(value), datetime.min.time(), timezone.utc)
+        return datetime.combine(date.fromisoformat(value), datetime.min.time(), UTC)
     except ValueError:
         raise UsageError(f"{option} must be a date YYYY-MM-DD, got {value!r}") from None
 
@@ -83,7 +84,7 @@ def run(args, settings) -> int:
             raise UsageError(f"--interval must be one of {', '.join(BAR_INTERVALS)}, got {args.interval!r}")
         if args.timeout <= 0:
             raise UsageError("--timeout must be positive")
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         start, end = parse_range(args, now)
         ctx = Context(settings, resolve_redis_url(settings))
         assets = _assets(ctx, args.symbols)
@@ -159,7 +160,7 @@ def _enqueue_and_wait(ctx: Context, symbols, interval, start, end, force, run_id
         _show(progress)
         if progress.finished:
             return True
-        depth = collect.queue_depths(ctx.redis, ["history"])["history"]
+        depth = queue_depths(ctx.redis, ["history"])["history"]
         idle = idle + 1 if not any(depth[k] for k in ("waiting", "delayed", "in_flight")) else 0
         if idle >= 10:  # the queue drained without finishing: those messages died
             for symbol in set(symbols) - set(ctx.redis.smembers(f"{backfill.PROGRESS_KEY.format(run=run_id)}:done")):

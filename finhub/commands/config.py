@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from finhub.settings import describe
+from finhub.config import describe
 
 
 def register(subparsers) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from finhub.plan import build_plan, render
+from finhub.planner.capacity import build_plan, render
 from finhub.universe import build_universe
 
 

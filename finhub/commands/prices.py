@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from finhub.commands import iso_utc
+from finhub.model import INTERVALS
 from finhub.storage import latest_prices, make_engine, migrate, refresh_latest
-from finhub.storage.schema import INTERVALS
 from finhub.universe import SYMBOL_PATTERN
 
 
@@ -54,7 +54,7 @@ def run(args, settings) -> int:
                            "validation_status": r["validation_status"], "sources": r["sources"].split(","),
                            "max_deviation_pct": r["max_deviation_pct"]} for r in rows], indent=1))
     elif rows:
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         print(f"{'symbol':8} {'type':6} {'price':>14}  {'market time':20}  {'age':>5}  {'source':12}  validation")
         for r in rows:
             print(f"{r['symbol']:8} {r['asset_type']:6} {_price(r['price']):>14}  {iso_utc(r['timestamp']):20}  "

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from finhub.commands import iso_utc
 from finhub.storage import make_engine, migrate, recent_quarantined
@@ -16,12 +16,12 @@ _UNITS = {"m": "minutes", "h": "hours", "d": "days"}
 def since(value: str) -> datetime:
     """``30m``, ``6h``, ``7d`` ago, or an ISO date/time (UTC unless it says otherwise)."""
     if match := re.fullmatch(r"(\d+)([mhd])", value):
-        return datetime.now(timezone.utc) - timedelta(**{_UNITS[match[2]]: int(match[1])})
+        return datetime.now(UTC) - timedelta(**{_UNITS[match[2]]: int(match[1])})
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a duration like 30m, 6h, 7d or an ISO date/time, got {value!r}")
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def positive(value: str) -> int:

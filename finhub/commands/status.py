@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
-from finhub import collect
-from finhub.broker import resolve_redis_url
 from finhub.commands import iso_utc
-from finhub.context import Context
-from finhub.freshness import stale_quotes
+from finhub.jobs.quotes import BAD_SYMBOLS_KEY
+from finhub.runtime.context import Context
+from finhub.runtime.health import JOBS_KEY, queue_depths, stale_quotes
+from finhub.runtime.redis import resolve_redis_url
 from finhub.storage import latest_prices, make_engine, migrate, summary
+from providers.registry import BY_NAME
 
 
 def register(subparsers) -> None:
@@ -31,10 +32,10 @@ def run(args, settings) -> int:
         print("  WARNING: this Redis keeps no append-only file: queued messages are lost when it restarts "
               "(set appendonly yes and maxmemory-policy noeviction)")
     print("\nqueues              waiting  delayed  in-flight  dead")
-    for queue, d in collect.queue_depths(r).items():
+    for queue, d in queue_depths(r).items():
         print(f"  {queue:16} {d['waiting']:9} {d['delayed']:8} {d['in_flight']:10} {d['dead']:5}")
     print("\njobs (last run, outcome, detail)")
-    jobs = r.hgetall(collect.JOBS_KEY)
+    jobs = r.hgetall(JOBS_KEY)
     for job in sorted(jobs) or ["(none has run yet)"]:
         print(f"  {job:20} {jobs.get(job, '')}")
     engine = make_engine(settings.database)
@@ -45,17 +46,17 @@ def run(args, settings) -> int:
     active = [a for a in ctx.universe if a.active]
     quotes = latest_prices(engine, "quote", [a.symbol for a in active], columns=["timestamp"])
     stale = stale_quotes(active, {s: r["timestamp"] for s, r in quotes.items()}, settings.schedule,
-                         datetime.now(timezone.utc))
+                         datetime.now(UTC))
     print(f"  quotes: {len(active) - len(stale)} of {len(active)} active assets fresh")
     print("\nproviders")
-    for name in ("yahoo", "coingecko", "alphavantage"):
+    for name in BY_NAME:
         h = ctx.breakers.health(name)
         extra = f", retry in {h.retry_after:.0f}s, last error: {h.last_error}" if h.state != "closed" else ""
         print(f"  {name:13} breaker {h.state}{extra}")
     warnings = [f"{s}: {n}" for s, n in ctx.universe.notices]
     warnings += [f"{a.symbol}: no fresh quote, "
                  + (f"the newest is from {iso_utc(last)}" if last else "none stored yet") for a, last in stale]
-    warnings += [f"{s}: rejected by every provider: {reason}" for s, reason in sorted(r.hgetall(collect.BAD_SYMBOLS_KEY).items())]
+    warnings += [f"{s}: rejected by every provider: {reason}" for s, reason in sorted(r.hgetall(BAD_SYMBOLS_KEY).items())]
     print("\nasset warnings")
     for line in warnings or ["(none)"]:
         print(f"  {line}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from finhub.market_hours import calendar, is_open, last_close
+from finhub.calendar import calendar, is_open, last_close
 from finhub.sandbox import assets, generator, samples
 from finhub.sandbox.controls import State
 from finhub.sandbox.http import Request, Response, json_response

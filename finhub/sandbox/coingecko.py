@@ -3,7 +3,7 @@ coins/{id}/market_chart[/range]."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from finhub.sandbox import assets, generator, samples
 from finhub.sandbox.controls import State
@@ -143,8 +143,8 @@ def _market_chart(coin: str, ranged: bool, request: Request, state: State) -> Re
         return Response(404, samples.error_body("coingecko_404"))
     now = request.now
     if ranged:
-        start = datetime.fromtimestamp(int(float(q["from"])), timezone.utc)
-        end = min(datetime.fromtimestamp(int(float(q["to"])), timezone.utc), now)
+        start = datetime.fromtimestamp(int(float(q["from"])), UTC)
+        end = min(datetime.fromtimestamp(int(float(q["to"])), UTC), now)
         if controls.replay:
             sample = samples.find("coingecko", "market_chart/range", {coin}, q, now.date(),
                                   span=(int(start.timestamp()), int(end.timestamp())))

@@ -6,7 +6,7 @@ import threading
 import time
 from collections import Counter, defaultdict, deque
 from dataclasses import dataclass, field, fields, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 PROVIDERS = ("yahoo", "coingecko", "alphavantage")
 #: Quota windows the sandbox enforces, in seconds.
@@ -40,7 +40,7 @@ class Controls:
 
     def has_bar(self, symbols: tuple[str, ...], moment: datetime) -> bool:
         """Whether history holds a bar (or chart point) at ``moment`` for the symbol known by ``symbols``."""
-        day = moment.astimezone(timezone.utc).date().isoformat()
+        day = moment.astimezone(UTC).date().isoformat()
         return not any(first <= day <= last for s in symbols for first, last in self.gaps.get(s, ()))
 
 
@@ -88,7 +88,7 @@ class State:
             self.controls[provider] = replace(self.controls[provider], **parse_controls(values))
 
     def now(self) -> datetime:
-        return self.clock or datetime.now(timezone.utc)
+        return self.clock or datetime.now(UTC)
 
     def count(self, provider: str, endpoint: str) -> bool:
         """Count a call; False when it is over one of the provider's quotas (then it is not served)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 #: Each provider's fixed offset from the common price (fractions): well inside validation tolerance.
 PROVIDER_SPREAD = {"yahoo": 0.0, "coingecko": 0.0015, "alphavantage": -0.0015}
@@ -48,4 +48,4 @@ def bar(symbol: str, start: datetime, length: timedelta, provider: str = "yahoo"
 
 
 def floor_minute(moment: datetime) -> datetime:
-    return moment.astimezone(timezone.utc).replace(second=0, microsecond=0)
+    return moment.astimezone(UTC).replace(second=0, microsecond=0)

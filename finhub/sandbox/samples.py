@@ -1,4 +1,5 @@
-"""The recorded provider responses (../shared/provider-samples), and which request each answers.
+"""The recorded provider responses (``recorded/`` beside this module, with their SOURCES.md), and
+which request each answers.
 
 Quote-like endpoints take no date, so a sample answers them on the day it was recorded (freeze the
 sandbox clock on that day); range endpoints answer when the requested range is the recorded one
@@ -7,14 +8,13 @@ sandbox clock on that day); range endpoints answer when the requested range is t
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from datetime import date
 from functools import cache
 from pathlib import Path
 
-#: Environment variable naming the samples folder (default: ../shared/provider-samples of the repo).
-SAMPLES_ENV = "FINHUB_SANDBOX_SAMPLES"
+#: The recorded responses, shipped as package data.
+SAMPLES_DIR = Path(__file__).with_name("recorded")
 DAY = 86400
 
 
@@ -85,40 +85,19 @@ ERROR_BODIES = {
     "alphavantage_note": "alphavantage/RATE_LIMIT_Note_5perMin_500perDay_legacy.transcribed.json",
     "alphavantage_error": "alphavantage/ERROR_Invalid_API_call_FX_DAILY.transcribed.json",
 }
-#: Used when the samples folder is missing, so the sandbox still answers in the real shapes.
-FALLBACK_ERROR_BODIES = {
-    "coingecko_429": b'{"status":{"error_code":429,"error_message":"You\'ve exceeded the Rate Limit."}}',
-    "coingecko_404": b'{"error":"Could not find coin with the given id"}',
-    "alphavantage_information": b'{"Information": "Thank you for using Alpha Vantage! ... (25 requests per day)"}',
-    "alphavantage_note": b'{"Note": "Thank you for using Alpha Vantage! Our standard API call frequency is 5 calls '
-                         b'per minute and 500 calls per day."}',
-    "alphavantage_error": b'{"Error Message": "Invalid API call. Please retry or visit the documentation '
-                          b'(https://www.alphavantage.co/documentation/) for TIME_SERIES_DAILY."}',
-}
-
-
-def samples_dir() -> Path | None:
-    """The recorded samples folder, or None when it is not there."""
-    configured = os.environ.get(SAMPLES_ENV)
-    path = Path(configured) if configured else Path(__file__).resolve().parents[3] / "shared" / "provider-samples"
-    return path if path.is_dir() else None
-
-
 @cache
-def read(relative: str) -> bytes | None:
-    folder = samples_dir()
-    if folder is None or not (folder / relative).is_file():
-        return None
-    return (folder / relative).read_bytes()
+def read(relative: str) -> bytes:
+    """The bytes of one recorded file."""
+    return (SAMPLES_DIR / relative).read_bytes()
 
 
 def error_body(name: str) -> bytes:
-    return read(ERROR_BODIES[name]) or FALLBACK_ERROR_BODIES[name]
+    return read(ERROR_BODIES[name])
 
 
 def find(provider: str, endpoint: str, keys: set[str], params: dict[str, str], today: date,
          span: tuple[int, int] | None = None) -> Sample | None:
-    """The recorded sample answering this request, if there is one and its file is present."""
+    """The recorded sample answering this request, if there is one."""
     for sample in SAMPLES:
         if (sample.provider, sample.endpoint) != (provider, endpoint) or sample.keys != frozenset(keys):
             continue
@@ -129,8 +108,7 @@ def find(provider: str, endpoint: str, keys: set[str], params: dict[str, str], t
                 continue
         elif sample.day is not None and sample.day != today:
             continue
-        if read(sample.file) is not None:
-            return sample
+        return sample
     return None
 
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
-from finhub.market_hours import calendar, is_open, last_close
+from finhub.calendar import calendar, is_open, last_close
 from finhub.sandbox import assets, generator, samples
 from finhub.sandbox.controls import State
 from finhub.sandbox.http import Request, Response, json_response, text_response
@@ -99,8 +99,8 @@ def _chart(symbol: str, request: Request, state: State) -> Response:
         return json_response({"chart": {"result": None, "error": NOT_FOUND}}, status=404)
     now = request.now
     if "period1" in q:
-        start = datetime.fromtimestamp(int(float(q["period1"])), timezone.utc)
-        end = datetime.fromtimestamp(int(float(q.get("period2", now.timestamp()))), timezone.utc)
+        start = datetime.fromtimestamp(int(float(q["period1"])), UTC)
+        end = datetime.fromtimestamp(int(float(q.get("period2", now.timestamp()))), UTC)
     else:  # range=1d etc.: yfinance's time-zone probe
         start, end = now - timedelta(days=5), now
     interval = q.get("interval", "1d")

@@ -7,7 +7,6 @@ Public API::
     upsert_prices(engine, rows)                  # idempotent bulk upsert, one statement a batch
     latest_prices(engine, "quote")               # {symbol: row} newest row per symbol, from assets_latestprice
     refresh_latest(engine)                       # re-copy the newest rows after editing the history by hand
-    last_timestamp(engine, "AAPL", "1d")         # resume point for history
     delete_older_than(engine, cutoff)            # retention in bounded batches
     quarantine_rows(engine, rows); recent_quarantined(engine)
     store_judged(engine, price_rows, quarantined)   # validation's verdicts in one transaction
@@ -22,15 +21,24 @@ Public API::
 from finhub.storage.engine import make_engine, migrate
 from finhub.storage.judged import store_judged
 from finhub.storage.levels import levels_stored, prices_since, stored_levels, upsert_levels
-from finhub.storage.prices import (BarStats, bar_stats, bar_times, check_row, delete_older_than, last_timestamp,
-                                   last_timestamps, latest_prices, refresh_latest, single_source_rows, summary,
-                                   upsert_prices)
+from finhub.storage.prices import (
+                                   BarStats,
+                                   bar_stats,
+                                   bar_times,
+                                   check_row,
+                                   delete_older_than,
+                                   latest_prices,
+                                   refresh_latest,
+                                   single_source_rows,
+                                   summary,
+                                   upsert_prices,
+)
 from finhub.storage.quarantine import quarantine_rows, recent_quarantined
 from finhub.storage.rankings import latest_snapshot, store_snapshot
 from finhub.storage.schema import latest, prices, quarantine
 
 __all__ = [
-    "make_engine", "migrate", "check_row", "upsert_prices", "latest_prices", "last_timestamp", "last_timestamps",
+    "make_engine", "migrate", "check_row", "upsert_prices", "latest_prices",
     "delete_older_than", "summary", "quarantine_rows", "recent_quarantined", "prices", "quarantine",
     "latest_snapshot", "store_snapshot", "BarStats", "bar_stats", "bar_times", "prices_since", "upsert_levels",
     "stored_levels", "levels_stored", "store_judged", "single_source_rows", "latest", "refresh_latest",

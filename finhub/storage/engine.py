@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 
 if TYPE_CHECKING:
@@ -84,3 +85,8 @@ def _migration_lock(engine: Engine):
             yield
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def insert(table, dialect):
+    """An INSERT into ``table`` in ``dialect``'s flavour, which knows ``ON CONFLICT``."""
+    return (postgresql.insert if dialect.name == "postgresql" else sqlite.insert)(table)

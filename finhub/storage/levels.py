@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pandas as pd
 from sqlalchemy import Engine, select
-from sqlalchemy.dialects import postgresql, sqlite
 
+from finhub.storage.engine import insert
 from finhub.storage.schema import daily_levels, prices
 
-#: The columns of a day's levels, as :func:`finhub.levels.daily_levels` computes them.
+#: The columns of a day's levels, as :func:`finhub.jobs.aggregation.daily_levels` computes them.
 LEVELS = ("open", "high", "low", "close", "pp", "r1", "r2", "s1", "s2")
 #: Rows that describe a day's trading (weekly bars span several days).
 DAILY_INTERVALS = ("quote", "1h", "1d")
@@ -31,10 +31,10 @@ def upsert_levels(engine: Engine, symbol: str, asset_type: str, levels: pd.DataF
     """Insert or update one row per day of ``levels`` (indexed by date); returns rows written."""
     if levels.empty:
         return 0
-    stamp = datetime.now(timezone.utc)
+    stamp = datetime.now(UTC)
     rows = [{"symbol": symbol, "asset_type": asset_type, "day": day, "updated_at": stamp,
              **{c: float(row[c]) for c in LEVELS}} for day, row in levels.iterrows()]
-    stmt = (postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert)(daily_levels)
+    stmt = insert(daily_levels, engine.dialect)
     stmt = stmt.on_conflict_do_update(index_elements=["symbol", "day"],
                                       set_={c: getattr(stmt.excluded, c) for c in (*LEVELS, "updated_at")})
     with engine.begin() as connection:

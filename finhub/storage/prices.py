@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import json
 import math
-from functools import cache, partial
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from functools import cache, partial
 from typing import NamedTuple
 
 from sqlalchemy import Connection, Engine, Table, bindparam, case, func, select, text, tuple_
-from sqlalchemy.dialects import postgresql, sqlite
 
-from finhub.storage.schema import ASSET_TYPES, INTERVALS, PRICE_FIELDS, VALIDATION_STATUSES, latest, prices
+from finhub.model import INTERVALS
+from finhub.storage.engine import insert
+from finhub.storage.schema import ASSET_TYPES, PRICE_FIELDS, VALIDATION_STATUSES, latest, prices
 
 #: Rows deleted per transaction by the retention clean-up, so no write lock is held for long.
 DELETE_BATCH = 5000
@@ -50,10 +51,6 @@ def check_row(row: Mapping) -> None:
         raise ValueError(f"{symbol}: timestamp must be a timezone-aware datetime, got {stamp!r}")
 
 
-def _insert(dialect):
-    return postgresql.insert if dialect.name == "postgresql" else sqlite.insert
-
-
 def _on_conflict(stmt, table: Table):
     """``stmt`` (an insert into ``table``) made an upsert on the table's natural key."""
     new = stmt.excluded
@@ -71,7 +68,7 @@ def _on_conflict(stmt, table: Table):
 @cache
 def _upsert_statement(dialect, table: Table) -> tuple[str, tuple[str, ...] | None]:
     """The upsert into ``table`` compiled once per dialect: SQL text and, for positional drivers, the bind order."""
-    stmt = _on_conflict(_insert(dialect)(table).values({c: bindparam(c) for c in _COLUMNS}), table)
+    stmt = _on_conflict(insert(table, dialect).values({c: bindparam(c) for c in _COLUMNS}), table)
     compiled = stmt.compile(dialect=dialect)
     return str(compiled), tuple(compiled.positiontup) if compiled.positional else None
 
@@ -104,7 +101,7 @@ def upsert_prices_on(connection: Connection, rows: Sequence[Mapping]) -> int:
         check_row(row)
     dialect = connection.dialect
     to_db = partial(prices.c.timestamp.type.process_bind_param, dialect=dialect)
-    stamp = to_db(datetime.now(timezone.utc))
+    stamp = to_db(datetime.now(UTC))
     values = [
         {**{c: row.get(c) for c in PRICE_FIELDS},
          "timestamp": to_db(row["timestamp"]),
@@ -162,7 +159,7 @@ def refresh_latest_on(connection: Connection, keys: Iterable[tuple[str, str]] | 
               .where(prices.c.symbol == bindparam("k_symbol"), prices.c.interval == bindparam("k_interval"))
               .order_by(prices.c.timestamp.desc()).limit(1))
     # A writer may store a first copy of a key meanwhile (there was no row to lock): the newer stays.
-    connection.execute(_on_conflict(_insert(connection.dialect)(latest).from_select(columns, newest), latest), params)
+    connection.execute(_on_conflict(insert(latest, connection.dialect).from_select(columns, newest), latest), params)
 
 
 def refresh_latest(engine: Engine, keys: Iterable[tuple[str, str]] | None = None) -> None:
@@ -204,20 +201,6 @@ def latest_prices(engine: Engine, interval: str = "quote", symbols: Iterable[str
         at = keys.index("symbol")
         # Rows zipped with the names: building RowMappings costs ~2 ms per 500 rows.
         return {r[at]: dict(zip(keys, r)) for r in result}
-
-
-def last_timestamp(engine: Engine, symbol: str, interval: str) -> datetime | None:
-    """The market time of the newest stored row for (symbol, interval), to resume from."""
-    query = select(func.max(prices.c.timestamp)).where(prices.c.symbol == symbol, prices.c.interval == interval)
-    with engine.connect() as connection:
-        value = connection.execute(query).scalar()
-    return prices.c.timestamp.type.process_result_value(value, engine.dialect) if isinstance(value, str) else value
-
-
-def last_timestamps(engine: Engine, interval: str) -> dict[str, datetime]:
-    """The newest stored market time of ``interval`` for every symbol that has one."""
-    latest = latest_prices(engine, interval, columns=["timestamp"])
-    return {symbol: row["timestamp"] for symbol, row in latest.items()}
 
 
 def delete_older_than(engine: Engine, cutoff: datetime, batch: int = DELETE_BATCH) -> int:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import Connection, Engine, select
-from sqlalchemy.dialects import postgresql, sqlite
 
+from finhub.storage.engine import insert
 from finhub.storage.schema import quarantine
 
 #: Columns a caller supplies for a quarantined observation.
@@ -26,9 +26,9 @@ def quarantine_rows_on(connection: Connection, rows: Sequence[Mapping]) -> int:
     """:func:`quarantine_rows` inside the caller's transaction."""
     if not rows:
         return 0
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     values = [{**{c: row[c] for c in QUARANTINE_FIELDS}, "created_at": now} for row in rows]
-    stmt = (postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert)(quarantine)
+    stmt = insert(quarantine, connection.dialect)
     stmt = stmt.on_conflict_do_update(
         index_elements=["symbol", "interval", "timestamp"],
         set_={c: getattr(stmt.excluded, c) for c in ("reason", "detail", "observations", "created_at")},

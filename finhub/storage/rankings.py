@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import Engine, Table, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 
+from finhub.storage.engine import insert
 from finhub.storage.schema import top_cryptos, trending_cryptos
 
 TABLES = {"top": top_cryptos, "trending": trending_cryptos}
@@ -20,7 +20,7 @@ def store_snapshot(engine: Engine, kind: str, snapshot_at: datetime, coins: Sequ
     if not coins:
         return 0
     rows = [{"snapshot_at": snapshot_at, **{f: getattr(c, f) for f in _FIELDS}} for c in coins]
-    stmt = (postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert)(table)
+    stmt = insert(table, engine.dialect)
     stmt = stmt.on_conflict_do_update(index_elements=["snapshot_at", "coingecko_id"],
                                       set_={f: getattr(stmt.excluded, f) for f in _FIELDS})
     with engine.begin() as connection:

@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
-from sqlalchemy import (JSON, BigInteger, Column, Date, DateTime, Float, Index, Integer, MetaData, String, Table, Text,
-                        UniqueConstraint)
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    Date,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.types import TypeDecorator
 
-#: Kinds of row in the history table: live quotes, and bars of these intervals.
-INTERVALS = ("quote", "1h", "1d", "1wk")
-ASSET_TYPES = ("stock", "crypto")
+from finhub.model import AssetType
+
+ASSET_TYPES = tuple(str(t) for t in AssetType)
 #: How far a stored price can be trusted (see finhub.validation).
 VALIDATION_STATUSES = ("validated", "single_source")
 
@@ -35,7 +48,7 @@ class UTCDateTime(TypeDecorator):
             return None
         if value.tzinfo is None:
             raise ValueError(f"naive datetime {value!r}: finhub stores only timezone-aware UTC times")
-        value = value.astimezone(timezone.utc)
+        value = value.astimezone(UTC)
         if dialect.name == "sqlite":
             return value.replace(tzinfo=None).isoformat(" ", "microseconds")
         return value
@@ -44,8 +57,8 @@ class UTCDateTime(TypeDecorator):
         if value is None:
             return None
         if isinstance(value, str):
-            return datetime.fromisoformat(value).replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc) if value.tzinfo else value.replace(tzinfo=timezone.utc)
+            return datetime.fromisoformat(value).replace(tzinfo=UTC)
+        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 metadata = MetaData()
@@ -139,7 +152,7 @@ top_cryptos = _ranking("assets_topcrypto")
 trending_cryptos = _ranking("assets_trendingcrypto")
 
 #: Per asset and trading day: open, high, low, close from the stored prices, and the pivot levels
-#: those give for the *next* trading day (see finhub.levels).
+#: those give for the *next* trading day (see finhub.jobs.aggregation).
 daily_levels = Table(
     "assets_dailylevels", metadata,
     Column("id", _id, primary_key=True, autoincrement=True),

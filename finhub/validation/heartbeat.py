@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import bisect
 import itertools
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from functools import cache, lru_cache
 
-from finhub.market_hours import sessions
-from finhub.universe import AssetType
+from finhub.calendar import sessions
+from finhub.model import AssetType
 
 #: Earlier than any market time: nothing is stale.
-_NEVER = datetime.min.replace(tzinfo=timezone.utc)
+_NEVER = datetime.min.replace(tzinfo=UTC)
 
 
 @cache
@@ -69,4 +69,4 @@ def _stock_cutoff(now: float, heartbeat: float) -> datetime:
     # The earliest moment the open-seconds count reaches ``target``: at a session boundary that is
     # the close of the session before, not the next open.
     i = bisect.bisect_left(before, target) - 1
-    return datetime.fromtimestamp(opens[i] + target - before[i], timezone.utc)
+    return datetime.fromtimestamp(opens[i] + target - before[i], UTC)

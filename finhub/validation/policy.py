@@ -7,8 +7,9 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from types import MappingProxyType
 
-from finhub.settings import SettingsError, ValidationSettings
-from finhub.universe import AssetType, Universe
+from finhub.config import SettingsError, ValidationSettings
+from finhub.model import AssetType
+from finhub.universe import Universe
 
 
 @dataclass(frozen=True, slots=True)

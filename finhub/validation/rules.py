@@ -36,14 +36,13 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import lru_cache
 from enum import StrEnum
+from functools import lru_cache
 from operator import attrgetter
 
-from finhub.universe import AssetType
+from finhub.model import MAX_CLOCK_SKEW, AssetType, Observation
 from finhub.validation.heartbeat import market_age, stale_before
 from finhub.validation.policy import DEFAULT_POLICY, Limits, ValidationPolicy
-from providers.base import MAX_CLOCK_SKEW, Observation
 
 
 class Status(StrEnum):

@@ -29,7 +29,7 @@ def redis_db():
 def env(tmp_path, sandbox, redis_db, monkeypatch):
     """finhub's environment pointed at the sandbox, the test Redis db and a fresh data dir (SQLite)."""
     sandbox.reset()
-    for name in [n for n in os.environ if n.startswith("FINHUB_") and n != "FINHUB_SANDBOX_SAMPLES"]:
+    for name in [n for n in os.environ if n.startswith("FINHUB_")]:
         monkeypatch.delenv(name)
     values = {**sandbox.env(), "FINHUB_REDIS_URL": f"redis://127.0.0.1:6379/{PLANNER_DB}",
               "FINHUB_DATA_DIR": str(tmp_path / "var"), "FINHUB_LOG_LEVEL": "WARNING",

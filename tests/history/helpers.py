@@ -1,12 +1,12 @@
 """Helpers shared by the history tests."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 
 from finhub import cli
+from finhub.model import EXCHANGE_TZ
 from finhub.storage import prices
-from providers.base import EXCHANGE_TZ
 
 
 def backfill(capsys, *args):
@@ -28,6 +28,6 @@ def stored_days(engine, symbol):
     with engine.connect() as c:
         stamps = c.execute(select(prices.c.timestamp).where(prices.c.symbol == symbol,
                                                             prices.c.interval == "1d")).scalars().all()
-    zone = EXCHANGE_TZ if symbol in ("AAPL", "MSFT") else timezone.utc
-    return [datetime.fromisoformat(s).replace(tzinfo=timezone.utc).astimezone(zone).date() if isinstance(s, str)
+    zone = EXCHANGE_TZ if symbol in ("AAPL", "MSFT") else UTC
+    return [datetime.fromisoformat(s).replace(tzinfo=UTC).astimezone(zone).date() if isinstance(s, str)
             else s.astimezone(zone).date() for s in stamps]

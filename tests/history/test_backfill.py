@@ -3,15 +3,15 @@ interrupted run resumed with only the missing calls, a dry run that calls nothin
 AAPL chart stored bar for bar with its pivots, and one-line errors for bad arguments."""
 
 import json
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 from sqlalchemy import select
 
-from finhub.market_hours import calendar
-from finhub.sandbox.samples import samples_dir
+from finhub.calendar import calendar
+from finhub.model import EXCHANGE_TZ
+from finhub.sandbox.samples import SAMPLES_DIR
 from finhub.storage import make_engine, prices, stored_levels
-from providers.base import EXCHANGE_TZ
 from tests.history.helpers import backfill, chart_calls, stored_days
 
 SYMBOLS = ("--symbols", "AAPL,MSFT,BTC,ETH")
@@ -71,7 +71,7 @@ def test_recorded_aapl_chart_backfills_to_its_bars_and_their_pivots(env, sandbox
     """Prices are stored as configured: Yahoo's adapter uses yfinance's auto_adjust, so a bar's close
     is the recorded ``adjclose`` (split-adjusted, as Yahoo's close already is for the 4:1 split of
     2020-08-31, and dividend-adjusted) and open/high/low are scaled by adjclose / close."""
-    chart = json.loads((samples_dir() / "yahoo/v8_chart_AAPL_1d_2020-08-31_2020-11-07.body.json").read_text())
+    chart = json.loads((SAMPLES_DIR / "yahoo/v8_chart_AAPL_1d_2020-08-31_2020-11-07.body.json").read_text())
     chart = chart["chart"]["result"][0]
     status, out, _ = backfill(capsys, "--symbols", "AAPL", "--start", "2020-08-31", "--end", "2020-11-06", "--sync")
     assert status == 0, out
@@ -82,7 +82,7 @@ def test_recorded_aapl_chart_backfills_to_its_bars_and_their_pivots(env, sandbox
     assert len(rows) == len(chart["timestamp"]) == 49
     assert [r.price for r in rows] == pytest.approx(chart["indicators"]["adjclose"][0]["adjclose"], rel=1e-9)
     assert stored_days(engine, "AAPL") == [
-        datetime.fromtimestamp(t, timezone.utc).astimezone(EXCHANGE_TZ).date() for t in chart["timestamp"]]
+        datetime.fromtimestamp(t, UTC).astimezone(EXCHANGE_TZ).date() for t in chart["timestamp"]]
 
     levels = {row["day"]: row for row in stored_levels(engine, "AAPL")}
     assert len(levels) == 49

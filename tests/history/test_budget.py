@@ -4,9 +4,9 @@ quota's margin and time_scale (real Redis)."""
 
 import time
 
-from finhub.backfill import budget_verdict
-from finhub.quota import Purpose, Quotas
-from finhub.settings import QuotaSettings
+from finhub.config import QuotaSettings
+from finhub.jobs.backfill import budget_verdict
+from finhub.planner.quota import Purpose, Quotas
 
 
 def reserve_all(quotas: Quotas, calls: int) -> float:

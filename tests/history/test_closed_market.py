@@ -1,22 +1,22 @@
 """With NYSE closed (a Saturday, Thanksgiving; frozen clock) and the last close stored, the stock
 quote job makes no provider call, crypto quotes go on, and the market-open job sends nothing."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
-from finhub import collect
-from finhub.broker import resolve_redis_url
-from finhub.context import Context
-from finhub.driver import _jobs
-from finhub.market_hours import just_closed, just_opened, last_close
-from finhub.settings import load_settings
+from finhub.calendar import just_closed, just_opened, last_close
+from finhub.config import load_settings
+from finhub.jobs import quotes
+from finhub.model import AssetType
+from finhub.runtime.context import Context
+from finhub.runtime.driver import _jobs
+from finhub.runtime.redis import resolve_redis_url
 from finhub.storage import upsert_prices
-from finhub.universe import AssetType
 
 
 def utc(*args):
-    return datetime(*args, tzinfo=timezone.utc)
+    return datetime(*args, tzinfo=UTC)
 
 
 @pytest.mark.parametrize("now", [utc(2026, 11, 21, 16, 0), utc(2025, 11, 27, 16, 0)], ids=["saturday", "thanksgiving"])
@@ -28,10 +28,10 @@ def test_no_stock_call_while_closed_but_crypto_continues(env, sandbox, now):
         upsert_prices(ctx.engine, [{"symbol": s, "asset_type": "stock", "interval": "quote", "timestamp": close,
                                     "price": 100.0, "source": "yahoo"} for s in ("AAPL", "MSFT")])
 
-        stocks = collect.collect_quotes(ctx, AssetType.STOCK, ["AAPL", "MSFT"], now=now)
+        stocks = quotes.collect_quotes(ctx, AssetType.STOCK, ["AAPL", "MSFT"], now=now)
         assert stocks.observations == [] and sum(sandbox.calls().get("yahoo", {}).values()) == 0
 
-        cryptos = collect.collect_quotes(ctx, AssetType.CRYPTO, ["BTC", "ETH"], now=now)
+        cryptos = quotes.collect_quotes(ctx, AssetType.CRYPTO, ["BTC", "ETH"], now=now)
         assert {o.symbol for o in cryptos.observations} == {"BTC", "ETH"}
         assert sandbox.calls()["coingecko"]["/api/v3/simple/price"] == 1
     finally:

@@ -1,18 +1,17 @@
 """Gaps in stored history: `backfill` fills a gap in the middle with one call a symbol, bars a provider
 never has are not fetched again on every run (backfill or daily job), `--force` asks for them again."""
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
 
-from finhub import backfill as history_jobs
-from finhub.bars import bar_starts
-from finhub.broker import resolve_redis_url
-from finhub.context import Context
-from finhub.history import plan
-from finhub.market_hours import calendar
-from finhub.settings import load_settings
+from finhub.calendar import bar_starts, calendar
+from finhub.config import load_settings
+from finhub.jobs import backfill as history_jobs
+from finhub.jobs.history import plan
+from finhub.runtime.context import Context
+from finhub.runtime.redis import resolve_redis_url
 from finhub.storage import prices
 from tests.history.helpers import backfill, chart_calls, stored_days
 
@@ -86,7 +85,7 @@ def test_bars_a_provider_never_has_are_not_fetched_again(env, database, sandbox,
 
 
 def test_the_daily_job_fills_gaps_of_its_year_once(env, database, sandbox):
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     gap = [(now - timedelta(days=200)).date().isoformat()] * 2
     sandbox.configure("coingecko", gaps={"bitcoin": [gap]})
     ctx = Context(load_settings(), resolve_redis_url(load_settings()))

@@ -3,10 +3,10 @@ before the last stored one (head or middle), a resume from the last stored bar (
 only newer bars may be missing, nothing when the range is complete, and never again a bar that a
 fetch was answered without."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
-from finhub.bars import bar_starts, missing
-from finhub.history import Task, plan_task
+from finhub.calendar import bar_starts, missing
+from finhub.jobs.history import Task, plan_task
 from finhub.storage import BarStats
 from finhub.universe import build_universe
 
@@ -15,7 +15,7 @@ AAPL, BTC = UNIVERSE["AAPL"], UNIVERSE["BTC"]
 
 
 def utc(*args):
-    return datetime(*args, tzinfo=timezone.utc)
+    return datetime(*args, tzinfo=UTC)
 
 
 START, END = utc(2026, 11, 2), utc(2026, 11, 21)         # Monday 2 .. Friday 20 November, end exclusive
@@ -92,7 +92,7 @@ def test_crypto_days_are_utc_and_every_day_has_a_bar():
 
 def test_bars_follow_the_nyse_calendar():
     def bars(asset, interval, start, end):
-        return [datetime.fromtimestamp(t, timezone.utc) for t in bar_starts(asset, interval, start, end)]
+        return [datetime.fromtimestamp(t, UTC) for t in bar_starts(asset, interval, start, end)]
 
     assert bars(AAPL, "1d", utc(2026, 11, 20, 6), utc(2026, 11, 28)) == [   # over the weekend and Thanksgiving
         utc(2026, 11, d, 5) for d in (23, 24, 25, 27)]

@@ -8,17 +8,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from finhub.runtime.workers import start_workers, stop_workers
 from finhub.storage import make_engine, prices, stored_levels
-from finhub.workers import start_workers, stop_workers
 from tests.history.helpers import backfill, chart_calls
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.slow
 def test_backfill_through_workers_stores_every_bar_and_reports_progress(env, sandbox, capsys):
-    workers = start_workers(1, {"PYTHONPATH": str(ROOT), "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"},
-                            ROOT)
+    workers = start_workers(1, {"PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"})
     try:
         args = ("--symbols", "AAPL,BTC,NOPE1", "--start", "2024-03-01", "--end", "2024-03-31", "--timeout", "90")
         status, _, err = backfill(capsys, *args)

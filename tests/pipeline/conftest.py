@@ -5,7 +5,7 @@ import os
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -14,8 +14,9 @@ from finhub.sandbox import Sandbox
 
 ROOT = Path(__file__).resolve().parents[2]
 from tests.redis_dbs import PIPELINE_DB, flushed
+
 #: Frozen provider time: a Friday with NYSE open, so every rerun sees the same market times.
-FROZEN = datetime(2026, 11, 20, 15, 0, tzinfo=timezone.utc)
+FROZEN = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
 
 
 @pytest.fixture

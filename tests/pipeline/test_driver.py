@@ -13,7 +13,6 @@ from pathlib import Path
 from tests.pipeline.conftest import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
-from tests.redis_dbs import PIPELINE_DB
 
 
 def start(env, *args, **extra_env):

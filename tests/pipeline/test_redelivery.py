@@ -11,7 +11,6 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 
 from finhub.universe import build_universe
-
 from tests.pipeline.conftest import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]

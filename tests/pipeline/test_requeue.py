@@ -10,9 +10,9 @@ from pathlib import Path
 
 import redis
 
-from finhub.collect import SERVED_KEY, SUPERSEDED_KEY
-from finhub.quota import Purpose, Quotas
-from finhub.settings import load_settings
+from finhub.config import load_settings
+from finhub.jobs.quotes import SERVED_KEY, SUPERSEDED_KEY
+from finhub.planner.quota import Purpose, Quotas
 from finhub.universe import build_universe
 from tests.pipeline.conftest import driver, wait_for
 from tests.redis_dbs import PIPELINE_DB

@@ -12,7 +12,7 @@ import pytest
 import redis
 from sqlalchemy import create_engine, text
 
-from finhub.broker import make_broker
+from finhub.runtime.broker import make_broker
 from tests.pipeline.conftest import driver, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -85,8 +85,8 @@ def test_no_redis_anywhere_runs_on_the_embedded_one(env, tmp_path):
     del env["FINHUB_REDIS_URL"]
     env["FINHUB_DATABASE_URL"] = f"sqlite:///{tmp_path}/finhub.db"
     # Nothing may answer where finhub looks for a local Redis: point that probe at a closed port.
-    script = (f"import sys, finhub.broker as b; b.LOCAL_REDIS = 'redis://127.0.0.1:{free_port()}/0'; "
-              "from finhub.driver import main; sys.exit(main(['--once', '--timeout', '90']))")
+    script = (f"import sys, finhub.runtime.redis as b; b.LOCAL_REDIS = 'redis://127.0.0.1:{free_port()}/0'; "
+              "from finhub.runtime.driver import main; sys.exit(main(['--once', '--timeout', '90']))")
     done = subprocess.run([sys.executable, "-c", script], env=env, cwd=ROOT, capture_output=True, text=True,
                           timeout=150)
     assert done.returncode == 0, done.stderr[-3000:]

@@ -3,8 +3,8 @@
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from finhub.breaker import Breakers, State
-from finhub.settings import BreakerSettings
+from finhub.config import BreakerSettings
+from finhub.planner.breaker import Breakers, State
 
 
 def test_consecutive_failures_open_then_one_probe_decides(redis_client):

@@ -1,18 +1,20 @@
 """Fallback chains over real Redis budgets and breakers, with scripted providers behind the interface."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
-from finhub.breaker import Breakers, State
-from finhub.fallback import fetch_quotes
-from finhub.quota import ARRIVAL_MARGIN_MS, Purpose, Quotas
-from finhub.settings import BreakerSettings, QuotaSettings
+from finhub.config import BreakerSettings, QuotaSettings
+from finhub.model import Observation
+from finhub.planner.breaker import Breakers, State
+from finhub.planner.fallback import fetch_quotes
+from finhub.planner.quota import ARRIVAL_MARGIN_MS, Purpose, Quotas
 from finhub.universe import build_universe
-from providers.base import BadSymbol, Observation, Provider, Quotes, RateLimited, Unavailable
+from providers.base import BadSymbol, Provider, Quotes, RateLimited, Unavailable
 
 UNIVERSE = build_universe()
 STOCKS = UNIVERSE.stocks[:6]
+from tests.planner.helpers import used
 
 
 class Scripted(Provider):
@@ -32,7 +34,7 @@ class Scripted(Provider):
         self.calls += 1
         if self.fail:
             raise self.fail
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         out = Quotes()
         for a in assets:
             if a.symbol in self.unknown:
@@ -69,7 +71,7 @@ def test_failing_primary_falls_back_within_the_fallback_budget_and_keeps_the_res
     assert [o.provider for o in got.observations] == ["alphavantage"]  # 1 call a second
     assert len(got.pending) == len(STOCKS) - 1 and 0 < got.retry_after <= 1.01 + ARRIVAL_MARGIN_MS / 1000
     assert "per_second" in got.skipped["alphavantage"] and "429" in got.skipped["yahoo"]
-    assert quotas.used("alphavantage", "per_minute") == 1
+    assert used(quotas, "alphavantage", "per_minute") == 1
 
 
 def test_breaker_opens_and_the_primary_is_skipped(planner):
@@ -116,7 +118,7 @@ def test_no_free_slot_spends_no_budget_anywhere_and_asks_to_come_back(planner):
     with quotas.slot("yahoo") as held:  # another worker's call in flight
         assert held
         got = fetch_quotes(STOCKS, ["yahoo", "alphavantage"], {"yahoo": yahoo, "alphavantage": av}, quotas, breakers)
-    assert (yahoo.calls, av.calls) == (0, 0) and quotas.used("yahoo", "per_minute") == 0
+    assert (yahoo.calls, av.calls) == (0, 0) and used(quotas, "yahoo", "per_minute") == 0
     assert got.pending == STOCKS and got.throttled and 0 < got.retry_after <= 1
 
 
@@ -130,6 +132,6 @@ def test_a_short_pause_of_the_primary_spares_the_fallback_budget(redis_client):
     providers = {"coingecko": coingecko, "alphavantage": av}
     assert fetch_quotes(cryptos, ["coingecko", "alphavantage"], providers, quotas, breakers).observations
     got = fetch_quotes(cryptos, ["coingecko", "alphavantage"], providers, quotas, breakers)  # within the spacing
-    assert (coingecko.calls, av.calls) == (1, 0) and quotas.used("alphavantage", "per_day") == 0
+    assert (coingecko.calls, av.calls) == (1, 0) and used(quotas, "alphavantage", "per_day") == 0
     # pyrate-limiter asks for 1 ms past the window, whose end it counts inclusively.
     assert got.pending == cryptos and got.throttled and 0 < got.retry_after <= 5.01 + ARRIVAL_MARGIN_MS / 1000

@@ -4,8 +4,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from finhub.plan import build_plan, render
-from finhub.settings import load_settings
+from finhub.config import load_settings
+from finhub.planner.capacity import build_plan, render
 from finhub.universe import build_universe
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -6,12 +6,12 @@ import time
 import redis
 from pyrate_limiter import RateItem
 
+from finhub.config import QuotaSettings, load_settings
+from finhub.planner.quota import ARRIVAL_MARGIN_MS, Purpose, Quotas, purpose_rates
+from tests.planner.helpers import used
 from tests.redis_dbs import PLANNER_DB
 
-from finhub.quota import ARRIVAL_MARGIN_MS, Purpose, Quotas, purpose_rates
-from finhub.settings import QuotaSettings, load_settings
-
-#: Seconds every window is counted beyond the provider's (see finhub.quota).
+#: Seconds every window is counted beyond the provider's (see finhub.planner.quota).
 MARGIN = ARRIVAL_MARGIN_MS / 1000
 
 
@@ -37,7 +37,7 @@ def test_a_burst_larger_than_a_window_goes_through_once_the_window_is_empty(redi
     # crumb requests is 3 calls, more than the quotes' second can ever hold.
     q = Quotas.from_settings(redis_client, load_settings(environ={}))
     assert q.reserve("yahoo", Purpose.QUOTES, 3)
-    assert q.used("yahoo", "per_second") == 3  # counted whole: Yahoo's 3 a second are all spent
+    assert used(q, "yahoo", "per_second") == 3  # counted whole: Yahoo's 3 a second are all spent
     refused = q.reserve("yahoo", Purpose.QUOTES, 1)
     assert not refused and refused.window == "per_second"
     assert not q.reserve("yahoo", Purpose.FALLBACK, 1)  # its ceiling is the full 3
@@ -54,7 +54,7 @@ def test_every_window_is_enforced(redis_client):
     assert grant_count(q, Purpose.FALLBACK, 10) == 3
     refused = q.reserve("p", Purpose.FALLBACK)
     assert refused.window == "per_minute" and 55 < refused.retry_after <= 60.01 + MARGIN
-    assert q.used("p", "per_day") == 3
+    assert used(q, "p", "per_day") == 3
 
 
 def test_purpose_ceilings_keep_room_for_higher_priorities(redis_client):
@@ -63,7 +63,7 @@ def test_purpose_ceilings_keep_room_for_higher_priorities(redis_client):
     assert grant_count(q, Purpose.VALIDATION, 20) == 1     # validation up to 6 in all
     assert grant_count(q, Purpose.QUOTES, 20) == 3         # live quotes up to 9 in all
     assert grant_count(q, Purpose.FALLBACK, 20) == 1       # the last call is the fallback reserve
-    assert q.used("p", "per_minute") == 10
+    assert used(q, "p", "per_minute") == 10
 
 
 def test_min_spacing(redis_client):
@@ -94,14 +94,13 @@ def test_many_processes_never_exceed_the_quota(redis_client):
     for w in workers:
         w.join()
     assert granted == 20
-    assert quotas(redis_client, per_minute=20).used("p", "per_minute") == 20
+    assert used(quotas(redis_client, per_minute=20), "p", "per_minute") == 20
 
 
 def test_concurrency_slots_expire_when_a_holder_dies(redis_client):
     q = Quotas(redis_client, {"p": QuotaSettings(concurrency=1)}, slot_ttl=0.3)
-    with q.slot("p") as first:
-        with q.slot("p") as second:
-            assert first and not second
+    with q.slot("p") as first, q.slot("p") as second:
+        assert first and not second
     with q.slot("p") as again:
         assert again  # released on exit
     redis_client.zadd("finhub:quota:p:inflight", {"killed-worker": time.time() + 0.3})
@@ -150,3 +149,21 @@ def test_time_scale_shrinks_every_window_but_not_the_margin():
 def test_redundant_windows_are_dropped():
     rates = purpose_rates(QuotaSettings(per_second=1, per_minute=100, per_hour=50), Purpose.FALLBACK)
     assert [(r.limit, r.interval) for r in rates] == [(1, 1000 + ARRIVAL_MARGIN_MS), (50, 3_600_000 + ARRIVAL_MARGIN_MS)]
+
+
+def _lua_statements(script: str) -> list[str]:
+    lines = (line.split("--")[0].strip() for line in script.splitlines())
+    return [line for line in lines if line]
+
+
+def test_the_reservation_script_is_the_librarys_with_the_two_documented_changes():
+    from pyrate_limiter.buckets.redis_bucket import LuaScript
+
+    from finhub.planner.quota import PUT_ITEM
+
+    upstream = (LuaScript.PUT_ITEM
+                .replace("redis.call('ZCOUNT', bucket, window_start, now)", "redis.call('ZCOUNT', bucket, window_start, '+inf')")
+                .replace("if space_available < space_required then",
+                         "if space_available < math.min(space_required, limit) then"))
+    assert upstream != LuaScript.PUT_ITEM  # both changes still apply to the installed library's script
+    assert _lua_statements(PUT_ITEM) == _lua_statements(upstream)

@@ -1,15 +1,15 @@
 """A throttled quote batch is re-queued while it can be served before its job's next scheduled run;
 a short pause is always waited for."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
-from finhub.collect import requeue_delay
-from finhub.fallback import Fetched
-from finhub.settings import load_settings
-from finhub.universe import AssetType
+from finhub.config import load_settings
+from finhub.jobs.quotes import requeue_delay
+from finhub.model import AssetType
+from finhub.planner.fallback import Fetched
 
 SETTINGS = load_settings(environ={})   # stocks every 300 s, cryptos every 120 s
-NOW = datetime(2026, 11, 25, 17, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 25, 17, 0, tzinfo=UTC)
 
 
 def spent(wait: float) -> Fetched:

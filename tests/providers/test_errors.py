@@ -1,18 +1,19 @@
 """Error classes from each provider's real error shapes, batching, timeouts and mixed batches."""
 
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from finhub.config import load_settings
+from finhub.model import Asset, AssetType
 from finhub.sandbox.samples import error_body
-from finhub.settings import load_settings
-from finhub.universe import Asset, AssetType, build_universe
+from finhub.universe import build_universe
 from providers.alphavantage import AlphaVantageProvider
 from providers.base import BadResponse, BadSymbol, QuotaExhausted, RateLimited, Unavailable
 
 UNIVERSE = build_universe()
-NOW = datetime.now(timezone.utc)
+NOW = datetime.now(UTC)
 
 
 def synthetic_stocks(n):
@@ -135,7 +136,7 @@ def test_unknown_symbol_history(sandbox, yahoo, coingecko, alphavantage):
 def test_stale_and_future_prices(sandbox, coingecko):
     sandbox.configure("coingecko", stale={"bitcoin": 3600})
     (obs,) = coingecko.quotes([UNIVERSE["BTC"]]).observations
-    assert datetime.now(timezone.utc) - obs.timestamp > timedelta(minutes=59)  # stale is data; validation judges
+    assert datetime.now(UTC) - obs.timestamp > timedelta(minutes=59)  # stale is data; validation judges
     sandbox.configure("coingecko", stale={"bitcoin": -86400})
     got = coingecko.quotes([UNIVERSE["BTC"]])
     assert isinstance(got.errors["BTC"], BadResponse) and "future" in str(got.errors["BTC"])

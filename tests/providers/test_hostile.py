@@ -3,13 +3,14 @@ never returns a non-finite or non-positive price, or a future market time."""
 
 import json
 import math
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from finhub.model import MAX_CLOCK_SKEW
 from finhub.universe import build_universe
-from providers.base import MAX_CLOCK_SKEW, ProviderError
+from providers.base import ProviderError
 
 UNIVERSE = build_universe()
 CASES = settings(max_examples=1000, deadline=None, suppress_health_check=list(HealthCheck))
@@ -52,7 +53,7 @@ def check(provider, sandbox, name, assets, body, status, content_type):
     except ProviderError as exc:
         assert exc.provider == name
         return
-    latest = datetime.now(timezone.utc) + MAX_CLOCK_SKEW + timedelta(seconds=1)
+    latest = datetime.now(UTC) + MAX_CLOCK_SKEW + timedelta(seconds=1)
     for obs in got.observations:
         assert isinstance(obs.price, float) and math.isfinite(obs.price) and obs.price > 0
         assert obs.timestamp.tzinfo is not None and obs.timestamp <= latest

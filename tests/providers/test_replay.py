@@ -2,23 +2,23 @@
 of the recorded provider responses for their symbols and dates."""
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from finhub.sandbox.samples import samples_dir
-from finhub.universe import Asset, AssetType
+from finhub.model import Asset, AssetType
+from finhub.sandbox.samples import SAMPLES_DIR
 from finhub.universe import build_universe
 
 UNIVERSE = build_universe()
 
 
 def sample(path):
-    return json.loads((samples_dir() / path).read_text())
+    return json.loads((SAMPLES_DIR / path).read_text())
 
 
 def utc(*args):
-    return datetime(*args, tzinfo=timezone.utc)
+    return datetime(*args, tzinfo=UTC)
 
 
 def test_yahoo_multi_symbol_quote(sandbox, yahoo):
@@ -29,7 +29,7 @@ def test_yahoo_multi_symbol_quote(sandbox, yahoo):
     for obs in got.observations:
         rec = recorded[obs.symbol]
         assert obs.price == rec["regularMarketPrice"] and obs.provider == "yahoo"
-        assert obs.timestamp == datetime.fromtimestamp(rec["regularMarketTime"], timezone.utc)
+        assert obs.timestamp == datetime.fromtimestamp(rec["regularMarketTime"], UTC)
         assert (obs.open, obs.high, obs.low) == (rec["regularMarketOpen"], rec["regularMarketDayHigh"],
                                                  rec["regularMarketDayLow"])
         assert obs.volume == rec["regularMarketVolume"] and obs.market_cap == rec["marketCap"]
@@ -55,7 +55,7 @@ def test_yahoo_daily_bars_of_the_split_period(sandbox, yahoo, adjusted):
     expected = adjclose if adjusted else quote["close"]
     assert [b.price for b in bars] == pytest.approx(expected, rel=1e-9)
     assert [b.timestamp.date() for b in bars] == [
-        (datetime.fromtimestamp(t, timezone.utc) - timedelta(hours=5)).date() for t in chart["timestamp"]]
+        (datetime.fromtimestamp(t, UTC) - timedelta(hours=5)).date() for t in chart["timestamp"]]
     assert all(b.interval == "1d" and b.timestamp.tzinfo is not None for b in bars)
 
 
@@ -65,14 +65,14 @@ def test_coingecko_simple_price_with_every_field(sandbox, coingecko):
     (obs,) = coingecko.quotes([UNIVERSE["BTC"]]).observations
     assert (obs.symbol, obs.price, obs.market_cap, obs.volume) == (
         "BTC", rec["usd"], rec["usd_market_cap"], rec["usd_24h_vol"])
-    assert obs.timestamp == datetime.fromtimestamp(rec["last_updated_at"], timezone.utc)
+    assert obs.timestamp == datetime.fromtimestamp(rec["last_updated_at"], UTC)
 
 
 def test_coingecko_market_chart_range(sandbox, coingecko):
     rec = sample("coingecko/coins_id_market_chart.docs-example.json")
     bars = coingecko.history(UNIVERSE["BTC"], "1h", utc(2024, 3, 31), utc(2024, 4, 1, 16))
     assert [(b.timestamp, b.price) for b in bars] == [
-        (datetime.fromtimestamp(ms / 1000, timezone.utc), p) for ms, p in rec["prices"]]
+        (datetime.fromtimestamp(ms / 1000, UTC), p) for ms, p in rec["prices"]]
     assert [b.market_cap for b in bars] == [v for _, v in rec["market_caps"]]
 
 
@@ -82,7 +82,7 @@ def test_coingecko_top_100_ranking(sandbox, coingecko):
     top = coingecko.top_cryptos(100)
     assert [(c.rank, c.coingecko_id, c.price) for c in top] == [
         (r["market_cap_rank"], r["id"], r["current_price"]) for r in rec]
-    assert top[0].symbol == "BTC" and top[0].timestamp == datetime(2023, 1, 8, 16, 49, 40, 132000, timezone.utc)
+    assert top[0].symbol == "BTC" and top[0].timestamp == datetime(2023, 1, 8, 16, 49, 40, 132000, UTC)
 
 
 @pytest.mark.parametrize("day, path", [((2025, 5, 13), "coingecko/search_trending_2025.json"),

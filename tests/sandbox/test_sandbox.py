@@ -4,17 +4,17 @@ which the providers agree, controls, counters, and the command line."""
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import requests
 
 from finhub.sandbox import Sandbox, generator
-from finhub.sandbox.samples import SAMPLES, samples_dir
+from finhub.sandbox.samples import SAMPLES, SAMPLES_DIR
 
 ROOT = Path(__file__).resolve().parents[2]
-FRIDAY = datetime(2026, 11, 20, 15, 0, tzinfo=timezone.utc)
+FRIDAY = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
@@ -29,20 +29,20 @@ def fresh(sb):
 
 
 def test_recorded_bodies_are_served_byte_for_byte(sb):
-    sb.set_clock(datetime(2025, 2, 17, 12, tzinfo=timezone.utc))
+    sb.set_clock(datetime(2025, 2, 17, 12, tzinfo=UTC))
     body = requests.get(f"{sb.url}/v7/finance/quote", params={"symbols": "BABA,AAPL", "crumb": "x"}).content
-    assert body == (samples_dir() / "yahoo/v7_quote_multi_AAPL_BABA.body.json").read_bytes()
-    sb.set_clock(datetime(2019, 4, 8, 12, tzinfo=timezone.utc))
+    assert body == (SAMPLES_DIR / "yahoo/v7_quote_multi_AAPL_BABA.body.json").read_bytes()
+    sb.set_clock(datetime(2019, 4, 8, 12, tzinfo=UTC))
     body = requests.get(f"{sb.coingecko_url}simple/price", params={"ids": "ethereum,bitcoin",
                                                                    "vs_currencies": "usd,myr"}).content
-    assert body == (samples_dir() / "coingecko/simple_price_ids-bitcoin_ethereum_vs-usd_myr.json").read_bytes()
+    assert body == (SAMPLES_DIR / "coingecko/simple_price_ids-bitcoin_ethereum_vs-usd_myr.json").read_bytes()
     chart = requests.get(f"{sb.url}/v8/finance/chart/MSFT", params={"period1": 1612137600, "period2": 1643587200,
                                                                     "interval": "1d"}).content
-    assert chart == (samples_dir() / "yahoo/v8_chart_MSFT_1d_2021-02-01_2022-01-31_div.body.json").read_bytes()
+    assert chart == (SAMPLES_DIR / "yahoo/v8_chart_MSFT_1d_2021-02-01_2022-01-31_div.body.json").read_bytes()
 
 
 def test_every_registered_sample_file_exists():
-    assert all((samples_dir() / s.file).is_file() for s in SAMPLES)
+    assert all((SAMPLES_DIR / s.file).is_file() for s in SAMPLES)
 
 
 def test_generator_is_deterministic_and_providers_agree():

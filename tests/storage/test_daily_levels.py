@@ -1,12 +1,12 @@
 """Market aggregation into the daily-levels table, on SQLite and PostgreSQL: OHLC per trading day
 from stored quotes and bars, the next day's pivots, and a rerun that stores nothing twice."""
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 from sqlalchemy import func, select
 
-from finhub.aggregation import aggregate, scheduled_since
+from finhub.jobs.aggregation import aggregate, scheduled_since
 from finhub.storage import stored_levels, upsert_prices
 from finhub.storage.schema import daily_levels
 from finhub.universe import build_universe
@@ -15,7 +15,7 @@ UNIVERSE = build_universe()
 
 
 def utc(*args):
-    return datetime(*args, tzinfo=timezone.utc)
+    return datetime(*args, tzinfo=UTC)
 
 
 def row(symbol, stamp, price, interval="quote", **bar):

@@ -1,13 +1,13 @@
 """Validation's verdicts on SQLite and PostgreSQL: price rows and quarantine in one transaction."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import func, select
 
 from finhub.storage import prices, quarantine, recent_quarantined, store_judged
 
-T0 = datetime(2026, 11, 20, 21, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 20, 21, 0, tzinfo=UTC)
 
 
 def row(symbol, status, sources, deviation=None, price=100.0):

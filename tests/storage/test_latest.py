@@ -2,13 +2,13 @@
 
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select, text
 
 from finhub.storage import delete_older_than, latest, latest_prices, prices, refresh_latest, store_judged, upsert_prices
 
-T0 = datetime(2026, 11, 20, 21, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 20, 21, 0, tzinfo=UTC)
 
 
 def row(symbol="AAPL", minutes=0, price=100.0, interval="quote", **extra):

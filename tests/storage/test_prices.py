@@ -1,16 +1,26 @@
 """The price history on SQLite and PostgreSQL: idempotent upserts, UTC, fast lookups, retention."""
 
 import multiprocessing
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select, text
 
-from finhub.storage import (BarStats, bar_stats, bar_times, delete_older_than, last_timestamp, latest_prices,
-                            make_engine, migrate, prices, summary, upsert_prices)
+from finhub.storage import (
+    BarStats,
+    bar_stats,
+    bar_times,
+    delete_older_than,
+    latest_prices,
+    make_engine,
+    migrate,
+    prices,
+    summary,
+    upsert_prices,
+)
 
-T0 = datetime(2026, 11, 20, 21, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 20, 21, 0, tzinfo=UTC)
 
 
 def row(symbol="AAPL", minutes=0, price=100.0, interval="quote", asset_type="stock", **extra):
@@ -41,7 +51,7 @@ def test_times_are_utc_in_and_out(engine):
     upsert_prices(engine, [dict(row(), timestamp=new_york)])
     stored = latest_prices(engine)["AAPL"]["timestamp"]
     assert stored == T0 and stored.utcoffset() == timedelta(0)
-    assert last_timestamp(engine, "AAPL", "quote") == T0
+    assert latest_prices(engine, "quote", ["AAPL"])["AAPL"]["timestamp"] == T0
 
 
 @pytest.mark.parametrize("bad, message", [
@@ -82,10 +92,10 @@ def test_latest_price_narrowed_to_some_columns_matches_the_full_rows(engine):
     assert narrow["MSFT"]["timestamp"].utcoffset() == timedelta(0)
 
 
-def test_last_timestamp_per_symbol_and_interval(engine):
+def test_latest_price_per_symbol_and_interval(engine):
     upsert_prices(engine, [row("BTC", m, interval="1d", asset_type="crypto") for m in (0, 1440, 2880)])
-    assert last_timestamp(engine, "BTC", "1d") == T0
-    assert last_timestamp(engine, "BTC", "1h") is None and last_timestamp(engine, "ETH", "1d") is None
+    assert latest_prices(engine, "1d", ["BTC"])["BTC"]["timestamp"] == T0
+    assert latest_prices(engine, "1h", ["BTC"]) == {} and latest_prices(engine, "1d", ["ETH"]) == {}
 
 
 def test_stored_bars_of_a_range_are_counted_and_listed(engine):
@@ -95,7 +105,7 @@ def test_stored_bars_of_a_range_are_counted_and_listed(engine):
     start, end = T0 - timedelta(days=4), T0          # the end is excluded
     stats = bar_stats(engine, "BTC", "1d", start, end)
     assert (stats.count, stats.last) == (3, days[1])
-    assert abs(datetime.now(timezone.utc) - stats.written) < timedelta(minutes=1)   # when it was upserted
+    assert abs(datetime.now(UTC) - stats.written) < timedelta(minutes=1)   # when it was upserted
     assert bar_times(engine, "BTC", "1d", start, end) == [days[3], days[2], days[1]]
     assert bar_stats(engine, "BTC", "1d", T0 + timedelta(seconds=1), T0 + timedelta(days=1)) == BarStats(0, None, None)
 
@@ -144,7 +154,7 @@ def test_history_stored_before_the_latest_price_table_is_found_after_migrating_b
     engine = make_engine(url, **options)
     _alembic(engine, "upgrade", "0003_daily_levels")
     batch = [row(s, m, 10.0 + m) for s in ("AAPL", "MSFT") for m in range(3)] + [row("MSFT", 60, 3.0, interval="1d")]
-    stamp = datetime.now(timezone.utc)
+    stamp = datetime.now(UTC)
     with engine.begin() as connection:
         connection.execute(prices.insert(), [dict(r, validation_status="single_source", sources="yahoo",
                                                   created_at=stamp, updated_at=stamp) for r in batch])

@@ -1,10 +1,10 @@
 """The quarantine on SQLite and PostgreSQL: every source's value, the reason, idempotent."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from finhub.storage import quarantine_rows, recent_quarantined
 
-T0 = datetime(2026, 11, 20, 21, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 20, 21, 0, tzinfo=UTC)
 SOURCES = [{"provider": "coingecko", "price": 105.0, "timestamp": T0.isoformat()},
            {"provider": "yahoo", "price": 100.0, "timestamp": T0.isoformat()}]
 

@@ -1,17 +1,17 @@
 """Cross-check tests: a finhub context on the sandbox, real Redis (flushed) and a fresh SQLite file."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 import redis
 
-from finhub.context import Context
+from finhub.config import load_settings
+from finhub.runtime.context import Context
 from finhub.sandbox import Sandbox
-from finhub.settings import load_settings
 from tests.redis_dbs import PLANNER_DB
 
 #: A Friday with NYSE open.
-FRIDAY = datetime(2026, 11, 20, 15, 0, tzinfo=timezone.utc)
+FRIDAY = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
 REDIS_URL = f"redis://127.0.0.1:6379/{PLANNER_DB}"
 
 

@@ -5,9 +5,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import text
 
-from finhub import collect, crosscheck
+from finhub.jobs import crosscheck
+from finhub.jobs import quotes as quote_jobs
+from finhub.model import AssetType
 from finhub.storage import recent_quarantined
-from finhub.universe import AssetType
 from tests.validation.conftest import FRIDAY
 
 #: After Friday's close: Yahoo and Alpha Vantage both stamp stocks at the 21:00 UTC close.
@@ -17,7 +18,7 @@ AFTER_CLOSE = FRIDAY.replace(hour=21, minute=30)
 def quotes(ctx, asset_type, symbols=None, now=FRIDAY):
     universe = ctx.universe.stocks if asset_type == AssetType.STOCK else ctx.universe.cryptos
     symbols = symbols or [a.symbol for a in universe]
-    return collect.collect_quotes(ctx, asset_type, symbols, now=now).observations
+    return quote_jobs.collect_quotes(ctx, asset_type, symbols, now=now).observations
 
 
 def stored(ctx):

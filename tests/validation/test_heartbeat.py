@@ -1,20 +1,21 @@
 """Staleness: crypto ages by the wall clock, stocks only while NYSE is open (holidays, early closes)."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from finhub.universe import AssetType
+from finhub.model import AssetType
 from finhub.validation import STOCK_LIMITS, market_age
 from finhub.validation.heartbeat import stale_before
 
 STOCK, CRYPTO = AssetType.STOCK, AssetType.CRYPTO
-FRIDAY_CLOSE = datetime(2026, 11, 20, 21, 0, tzinfo=timezone.utc)   # 16:00 New York
+FRIDAY_CLOSE = datetime(2026, 11, 20, 21, 0, tzinfo=UTC)   # 16:00 New York
 
 
 def utc(*args):
-    return datetime(*args, tzinfo=timezone.utc)
+    return datetime(*args, tzinfo=UTC)
 
 
 def minutes(n):
@@ -67,7 +68,7 @@ def test_stock_staleness_cutoff(stamped, read, stale):
 
 
 moments = st.datetimes(min_value=datetime(2025, 1, 1), max_value=datetime(2027, 6, 1),
-                       timezones=st.just(timezone.utc))
+                       timezones=st.just(UTC))
 
 
 @settings(max_examples=300, deadline=None)

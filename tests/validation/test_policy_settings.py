@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import pytest
 
-from finhub.settings import SettingsError, load_settings
+from finhub.config import SettingsError, load_settings
 from finhub.universe import build_universe
 from finhub.validation import CRYPTO_LIMITS, DEFAULT_POLICY, Limits
 from finhub.validation.policy import policy_from_settings

@@ -6,32 +6,32 @@ sandbox would make them up.
 """
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import text
 
-from finhub import crosscheck
-from finhub.sandbox.samples import samples_dir
+from finhub.jobs import crosscheck
+from finhub.model import Asset, AssetType
+from finhub.sandbox.samples import SAMPLES_DIR
 from finhub.storage import recent_quarantined
-from finhub.universe import Asset, AssetType
 
 
 def utc(*args):
-    return datetime(*args, tzinfo=timezone.utc)
+    return datetime(*args, tzinfo=UTC)
 
 
 def yahoo_prices(path):
-    body = json.loads((samples_dir() / path).read_text())
+    body = json.loads((SAMPLES_DIR / path).read_text())
     return {r["symbol"].removesuffix("-USD"): r["regularMarketPrice"] for r in body["quoteResponse"]["result"]}
 
 
 def coingecko_prices(path):
-    return {"BTC": json.loads((samples_dir() / path).read_text())["bitcoin"]["usd"]}
+    return {"BTC": json.loads((SAMPLES_DIR / path).read_text())["bitcoin"]["usd"]}
 
 
 def alphavantage_prices(path):
-    quote = json.loads((samples_dir() / path).read_text())["Global Quote"]
+    quote = json.loads((SAMPLES_DIR / path).read_text())["Global Quote"]
     return {quote["01. symbol"]: float(quote["05. price"])}
 
 
@@ -52,8 +52,6 @@ CASES = {
 @pytest.mark.parametrize("case", CASES)
 def test_recorded_quotes_are_stored_exactly(make_ctx, sandbox, case):
     provider, symbols, recorded_at, read, path = CASES[case]
-    if samples_dir() is None:
-        pytest.fail("../shared/provider-samples is missing: the replay tests need the recorded files")
     recorded = read(path)
     ctx = make_ctx(validation_crosscheck_crypto="false", validation_stock_spot_checks=0)
     sandbox.set_clock(recorded_at)

@@ -3,18 +3,17 @@
 import math
 import statistics
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from hypothesis import assume, given, settings, strategies as st
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
-from finhub.universe import AssetType
-from finhub.validation import (CRYPTO_LIMITS, STOCK_LIMITS, LastGood, Limits, Reason, Status, ValidationPolicy,
-                               decide)
-from providers.base import Observation
+from finhub.model import AssetType, Observation
+from finhub.validation import CRYPTO_LIMITS, STOCK_LIMITS, LastGood, Limits, Reason, Status, ValidationPolicy, decide
 
 STOCK, CRYPTO = AssetType.STOCK, AssetType.CRYPTO
-NOW = datetime(2026, 11, 20, 17, 0, tzinfo=timezone.utc)   # Friday 12:00 New York, market open
+NOW = datetime(2026, 11, 20, 17, 0, tzinfo=UTC)   # Friday 12:00 New York, market open
 FRESH = timedelta(minutes=1)
 VALIDATED, SINGLE, QUARANTINED = Status.VALIDATED, Status.SINGLE_SOURCE, Status.QUARANTINED
 SHIB_POLICY = ValidationPolicy(assets={"SHIB": replace(CRYPTO_LIMITS, tolerance=0.05)})
@@ -188,9 +187,9 @@ def test_decision_carries_the_stored_observation_and_its_market_time():
 
 
 def test_a_friday_close_read_on_saturday_is_stored():
-    saturday = datetime(2026, 11, 21, 12, 0, tzinfo=timezone.utc)
+    saturday = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
     close = observation("yahoo", 100.0, asset_type=STOCK, symbol="AAPL", now=saturday,
-                        age=saturday - datetime(2026, 11, 20, 21, 0, tzinfo=timezone.utc))
+                        age=saturday - datetime(2026, 11, 20, 21, 0, tzinfo=UTC))
     assert decide([close], primary="yahoo", now=saturday).status == SINGLE
     crypto = observation("coingecko", 100.0, now=saturday, age=close.fetched_at - close.timestamp)
     assert decide([crypto], primary="coingecko", now=saturday).reason == Reason.STALE
@@ -229,7 +228,7 @@ def test_limits_are_checked():
 PROVIDERS = ["alphavantage", "coingecko", "kraken", "yahoo"]
 AGES = [timedelta(0), FRESH, timedelta(minutes=14), timedelta(minutes=40), timedelta(days=2), -timedelta(minutes=9)]
 #: Saturday (stock market closed) and a Friday session.
-MOMENTS = [NOW, datetime(2026, 11, 21, 9, 30, tzinfo=timezone.utc)]
+MOMENTS = [NOW, datetime(2026, 11, 21, 9, 30, tzinfo=UTC)]
 odd_prices = st.sampled_from([math.nan, math.inf, -math.inf, 0.0, -1.0, 1e-300, 1e300])
 
 

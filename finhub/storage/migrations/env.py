@@ -14,7 +14,7 @@ def _url() -> str:
     url = context.get_x_argument(as_dictionary=True).get("url") or config.get_main_option("sqlalchemy.url")
     if url:
         return url
-    from finhub.settings import load_settings
+    from finhub.config import load_settings
 
     return load_settings().database
 

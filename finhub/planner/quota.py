@@ -1,0 +1,219 @@
+"""Provider call budgets shared by every worker process, kept in Redis.
+
+Before any provider call a worker reserves it with :meth:`Quotas.reserve`. The reservation is
+checked against every window of the provider (per second … per 30 days, plus the minimum spacing)
+in ONE atomic Redis evaluation by pyrate-limiter's ``RedisBucket``: its Lua script counts each
+window over one sorted set of call timestamps and inserts only when all of them have room. A
+refused reservation says when it could succeed, so the caller re-queues itself with that delay
+instead of sleeping or calling anyway.
+
+Purposes share the same sorted set with different ceilings (see ``QuotaSettings``): a history call
+is admitted only while every window is below, say, half its limit, so a backfill can never starve
+live quotes and validation can never spend Alpha Vantage's whole daily 25.
+
+Concurrency (calls in flight) is not a window, and no maintained library offers a cross-process
+semaphore whose slots expire when a holder is killed, so :class:`Quotas` keeps a tiny one here: a
+sorted set of holders scored by their expiry, pruned on every acquire.
+
+Timestamps come from the calling host's clock (pyrate-limiter's choice): keep hosts NTP-synced.
+Every window is counted :data:`ARRIVAL_MARGIN_MS` longer than the provider's, because the provider
+counts a call when it arrives, not when it was reserved. ``Settings.time_scale`` shrinks every
+window and spacing by one factor (benchmarks run a day in minutes), never the margin.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+from pyrate_limiter import Duration, Rate, RateItem
+from pyrate_limiter.buckets.redis_bucket import RedisBucket
+from redis import Redis
+
+from finhub.config import QuotaSettings, Settings
+from providers.registry import PROVIDERS
+
+#: Redis key prefix of the call logs and concurrency slots.
+KEY_PREFIX = "finhub:quota"
+#: A concurrency slot is released after this long even if its holder died.
+SLOT_TTL_SECONDS = 120
+#: Longest window, for pruning the call log.
+MONTH_MS = 30 * int(Duration.DAY)
+
+#: A call reaches the provider some milliseconds after its reservation, and threads do not send in
+#: reservation order: with 4 worker processes on 2 cores the sandbox saw calls up to 8 ms closer
+#: than they were counted (tests/pipeline/test_quota_hammer.py); 100 ms leaves room for a loaded
+#: machine. Real time (network and scheduling delay), so never scaled.
+ARRIVAL_MARGIN_MS = 100
+
+#: The reservation script: pyrate-limiter's, with the changes its header explains.
+PUT_ITEM = Path(__file__).with_name("put_item.lua").read_text()
+
+WINDOWS_MS: dict[str, int] = {
+    "per_second": int(Duration.SECOND),
+    "per_minute": int(Duration.MINUTE),
+    "per_hour": int(Duration.HOUR),
+    "per_day": int(Duration.DAY),
+    "per_month": MONTH_MS,
+}
+
+
+class Purpose(StrEnum):
+    """Why a call is made; each has its own ceiling on the provider's windows."""
+
+    QUOTES = "quotes"
+    FALLBACK = "fallback"
+    VALIDATION = "validation"
+    #: Routine stock spot checks and the sweep: below validation, so confirming calls keep a reserve.
+    SPOT_CHECK = "spot_check"
+    HISTORY = "history"
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """The answer to a reservation: granted now, or the seconds to wait before asking again."""
+
+    granted: bool
+    retry_after: float = 0.0
+    window: str | None = None
+
+    def __bool__(self) -> bool:
+        return self.granted
+
+
+def counted_ms(ms: float, time_scale: float = 1.0) -> int:
+    """How long finhub counts a provider window (or spacing) of ``ms``: scaled, plus the margin."""
+    return int(ms * time_scale) + ARRIVAL_MARGIN_MS
+
+
+def purpose_rates(quota: QuotaSettings, purpose: Purpose, time_scale: float = 1.0) -> list[Rate]:
+    """The windows of ``quota`` scaled to ``purpose``'s ceiling (at least one call each)."""
+    share = getattr(quota, purpose.value)
+    rates = [
+        Rate(max(1, int(limit * share)), counted_ms(WINDOWS_MS[name], time_scale))
+        for name in WINDOWS_MS
+        if (limit := getattr(quota, name))
+    ]
+    if quota.min_spacing:
+        rates.append(Rate(1, counted_ms(quota.min_spacing * 1000, time_scale)))
+    return _binding(rates)
+
+
+def _binding(rates: list[Rate]) -> list[Rate]:
+    """Drop the rates others make redundant, as pyrate-limiter wants its list: strictly longer
+    windows with strictly more calls and no higher density (calls per ms)."""
+    kept: list[Rate] = []
+    for rate in sorted(rates, key=lambda r: (r.interval, r.limit)):
+        if kept and rate.interval == kept[-1].interval:
+            continue  # same window, larger limit: the smaller one binds
+        if kept and rate.limit * kept[-1].interval > kept[-1].limit * rate.interval:
+            continue  # denser than a shorter window allows: never reached
+        while kept and kept[-1].limit >= rate.limit:
+            kept.pop()  # a longer window with no more calls makes the shorter one moot
+        kept.append(rate)
+    return kept
+
+
+@dataclass(frozen=True)
+class Room:
+    """One window a purpose's reservations check, and the calls it takes now."""
+
+    window: str       # "per_second" ... "per_month", or "min_spacing"
+    limit: int        # the purpose's ceiling in it
+    left: int
+    seconds: float    # how long it is counted (scaled, plus the arrival margin)
+
+
+class Quotas:
+    """Reserve provider calls against shared budgets in Redis."""
+
+    def __init__(self, redis: Redis, quotas: dict[str, QuotaSettings], slot_ttl: float = SLOT_TTL_SECONDS,
+                 time_scale: float = 1.0) -> None:
+        self.redis = redis
+        self.slot_ttl = slot_ttl
+        self.quotas = quotas
+        self.time_scale = time_scale
+        self._rates: dict[tuple[str, Purpose], list[Rate]] = {}
+        self._script = redis.script_load(PUT_ITEM)
+        self._acquire_slot = redis.register_script(Path(__file__).with_name("slot_acquire.lua").read_text())
+
+    @classmethod
+    def from_settings(cls, redis: Redis, settings: Settings) -> Quotas:
+        return cls(redis, {p.name: p.quota(settings) for p in PROVIDERS},
+                   time_scale=settings.time_scale)
+
+    def _purpose_rates(self, provider: str, purpose: Purpose) -> list[Rate]:
+        key = (provider, purpose)
+        if key not in self._rates:
+            self._rates[key] = purpose_rates(self.quotas[provider], purpose, self.time_scale)
+        return self._rates[key]
+
+    def _bucket(self, provider: str, purpose: Purpose) -> RedisBucket | None:
+        # A RedisBucket remembers its last verdict, so worker threads must not share one:
+        # make one per reservation (cheap: the script is loaded once, the rates cached).
+        rates = self._purpose_rates(provider, purpose)
+        if not rates:
+            return None
+        return RedisBucket(rates, self.redis, f"{KEY_PREFIX}:{provider}:calls", self._script)
+
+    def _window(self, interval_ms: int) -> str:
+        """The name of the window a rate counting ``interval_ms`` stands for."""
+        return next((n for n, ms in WINDOWS_MS.items() if counted_ms(ms, self.time_scale) == interval_ms),
+                    "min_spacing")
+
+    def reserve(self, provider: str, purpose: Purpose | str, calls: int = 1) -> Reservation:
+        """Atomically count ``calls`` against every window of ``provider`` if all have room."""
+        bucket = self._bucket(provider, Purpose(purpose))
+        if bucket is None:
+            return Reservation(True)
+        now_ms = bucket.now()
+        decision = bucket.put_decision(RateItem(f"{purpose}", now_ms, weight=calls))
+        if decision.allowed:
+            if now_ms % 50 == 0:  # prune old entries now and then; ZCOUNT ignores them anyway
+                self.redis.zremrangebyscore(bucket.bucket_key, 0, now_ms - MONTH_MS)
+            return Reservation(True)
+        failing = decision.failing_rate
+        wait_ms = decision.retry_after_ms
+        if not wait_ms or wait_ms <= 0:
+            # A burst larger than the window waits for it to empty: for its newest call to leave it.
+            newest = self.redis.zrange(bucket.bucket_key, -1, -1, withscores=True)
+            wait_ms = newest[0][1] + failing.interval - now_ms + 1 if newest and failing else 1
+        window = self._window(failing.interval) if failing else "min_spacing"
+        return Reservation(False, retry_after=wait_ms / 1000, window=window)
+
+    def room(self, provider: str, purpose: Purpose | str) -> list[Room]:
+        """Every window ``purpose``'s reservations of ``provider`` check, with the calls it takes now,
+        counted as :meth:`reserve` counts them."""
+        rates = self._purpose_rates(provider, Purpose(purpose))
+        now_ms = time.time_ns() // 1_000_000
+        with self.redis.pipeline(transaction=False) as pipe:
+            for rate in rates:
+                pipe.zcount(f"{KEY_PREFIX}:{provider}:calls", now_ms - rate.interval, "+inf")
+            counts = pipe.execute()
+        return [Room(self._window(rate.interval), rate.limit, max(0, rate.limit - int(count)), rate.interval / 1000)
+                for rate, count in zip(rates, counts)]
+
+    @contextmanager
+    def slot(self, provider: str) -> Iterator[bool]:
+        """Hold one of the provider's concurrency slots; yields False when none is free."""
+        limit = self.quotas[provider].concurrency
+        if not limit:
+            yield True
+            return
+        key, token = f"{KEY_PREFIX}:{provider}:inflight", uuid.uuid4().hex
+        now = time.time()
+        held = bool(self._acquire_slot(keys=[key], args=[now, limit, now + self.slot_ttl, token]))
+        try:
+            yield held
+        finally:
+            if held:
+                self.redis.zrem(key, token)
+
+    def reset(self, provider: str) -> None:
+        """Forget the provider's counted calls and slots (tests, and a manual reset)."""
+        self.redis.delete(f"{KEY_PREFIX}:{provider}:calls", f"{KEY_PREFIX}:{provider}:inflight")

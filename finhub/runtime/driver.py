@@ -1,0 +1,249 @@
+"""The scheduler driver behind ``start_background_jobs.py``: it only enqueues messages.
+
+APScheduler's BlockingScheduler fires the jobs of the schedule; a job that fires while this driver
+is not the lease holder, or whose run another driver already claimed, does nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+
+from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from finhub.calendar import just_closed, just_opened
+from finhub.config import SettingsError, load_settings
+from finhub.jobs.quotes import batches
+from finhub.logs import configure_logging, get_logger
+from finhub.planner.capacity import batch_size, build_plan, render
+from finhub.runtime.context import Context
+from finhub.runtime.health import queue_depths
+from finhub.runtime.lease import Lease, claim_run
+from finhub.runtime.redis import resolve_redis_url
+from finhub.runtime.workers import start_workers, stop_workers
+
+#: How often the driver renews (or tries to take) the scheduler lease, in seconds.
+LEASE_REFRESH = 2
+#: How long ``--once`` waits for the queues to drain, by default.
+ONCE_TIMEOUT = 300
+#: Symbols per quote message when the chain's first provider is not configured.
+DEFAULT_BATCH = 50
+
+log = get_logger("finhub.driver")
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    every: float | None        # seconds, or None for the daily cron job
+    enqueue: Callable[[], list]
+    cron: dict | None = None   # CronTrigger arguments, instead of ``every`` or the daily clean-up time
+    once: bool = True          # part of ``--once`` (a refresh cycle)
+
+
+def _jobs(ctx: Context) -> list[Job]:
+    import actors
+
+    s, universe = ctx.settings, ctx.universe
+
+    def batch_of(chain: list[str]) -> int:
+        """Symbols per message: what the chain's first provider answers in one call (read from the
+        settings: building the providers would import yfinance and pandas into the driver)."""
+        return batch_size(s, chain[0]) or DEFAULT_BATCH
+
+    def send_batches(actor, assets, size):
+        # Stamped with the run's time: a batch re-queued past the next run is dropped (actors.prices).
+        def send():
+            scheduled = datetime.now(UTC).isoformat()
+            return [actor.send(batch, scheduled) for batch in batches(assets, size)]
+        return send
+
+    def snapshot(kind, every):
+        # Stamped with the scheduled slot, so a redelivered message rewrites the same snapshot.
+        def send():
+            slot = datetime.fromtimestamp(time.time() // every * every, UTC)
+            return [actors.crypto_rankings.send(kind, slot.isoformat())]
+        return send
+
+    stock_quotes = send_batches(actors.stock_quotes, universe.stocks, batch_of(s.fallback.stock_quote))
+    return [
+        Job("crypto_quotes", s.schedule.crypto_quotes, send_batches(actors.crypto_quotes, universe.cryptos,
+                                                                  batch_of(s.fallback.crypto_quote))),
+        Job("stock_quotes", s.schedule.stock_quotes, stock_quotes),
+        Job("health", s.schedule.health, lambda: [actors.health.send()]),
+        Job("trending", s.schedule.trending, snapshot("trending", s.schedule.trending)),
+        Job("top_cryptos", s.schedule.top_cryptos, snapshot("top", s.schedule.top_cryptos)),
+        Job("cleanup", None, lambda: [actors.cleanup.send()]),
+        Job("validation_sweep", s.schedule.validation_sweep, lambda: [actors.validation_sweep.send()]),
+        *_market_jobs(ctx, stock_quotes),
+    ]
+
+
+#: Market-open and market-close jobs fire on weekdays in New York time; the NYSE calendar decides.
+MARKET_TZ = "America/New_York"
+
+
+def _market_jobs(ctx: Context, stock_quotes: Callable[[], list]) -> list[Job]:
+    """History (daily), market aggregation (every 30 min), and the stock refreshes at the open and
+    just after the close (the close one also aggregates, so the day's levels are final)."""
+    import actors
+
+    s = ctx.settings
+
+    def history():
+        return [actors.history_bars.send([a.symbol], interval) for interval in s.history.intervals
+                for a in ctx.universe if a.active]
+
+    def at_bell(check: Callable[[datetime], bool], *then: Callable[[], list]) -> Callable[[], list]:
+        # A weekday holiday or an early close also fires the cron: the calendar says if it is a bell.
+        return lambda: [m for send in then for m in send()] if check(datetime.now(UTC)) else []
+
+    aggregate = lambda: [actors.market_aggregation.send()]  # noqa: E731
+    return [
+        Job("history", s.schedule.history, history, once=False),
+        Job("market_aggregation", s.schedule.market_aggregation, aggregate),
+        Job("market_open", None, at_bell(just_opened, stock_quotes), once=False,
+            cron={"day_of_week": "mon-fri", "hour": 9, "minute": 31, "timezone": MARKET_TZ}),
+        Job("market_close", None, at_bell(just_closed, stock_quotes, aggregate), once=False,
+            cron={"day_of_week": "mon-fri", "hour": "13,16", "minute": 1, "timezone": MARKET_TZ}),
+    ]
+
+
+def _fire(ctx: Context, lease: Lease, job: Job) -> None:
+    """Enqueue one scheduled run, if this driver is active and nobody fired this slot yet."""
+    if not lease.held:
+        return
+    now = time.time()
+    slot = int(now // job.every) if job.every else int(now // 3600 if job.cron else now // 86400)
+    if not claim_run(ctx.redis, job.name, slot, (job.every or 86400) * 2):
+        return
+    sent = job.enqueue()
+    log.info("enqueued", job=job.name, messages=len(sent))
+
+
+def enqueue_once(ctx: Context, names: Collection[str] | None = None) -> int:
+    """Every job of a refresh cycle once (for ``--once``), or only the jobs ``names``; returns the messages sent."""
+    return sum(len(job.enqueue()) for job in _jobs(ctx) if (job.name in names if names else job.once))
+
+
+def wait_for_drain(ctx: Context, timeout: float) -> bool:
+    """Wait until no message waits, is delayed or is in flight on any queue."""
+    deadline, quiet = time.monotonic() + timeout, 0
+    while time.monotonic() < deadline:
+        depths = queue_depths(ctx.redis)
+        busy = sum(d["waiting"] + d["delayed"] + d["in_flight"] for d in depths.values())
+        quiet = quiet + 1 if busy == 0 else 0
+        if quiet >= 3:
+            return True
+        time.sleep(0.5)
+    return False
+
+
+def _dead_letters(ctx: Context) -> int:
+    return sum(d["dead"] for d in queue_depths(ctx.redis).values())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="start_background_jobs.py", description=__doc__)
+    parser.add_argument("--workers", type=int, default=2, metavar="N", help="worker processes to start (default 2)")
+    parser.add_argument("--no-workers", action="store_true", help="only schedule; workers run elsewhere")
+    parser.add_argument("--once", action="store_true", help="enqueue every job once, wait for the queues, exit")
+    parser.add_argument("--timeout", type=float, default=ONCE_TIMEOUT, help="--once: seconds to wait for the queues")
+    parser.add_argument("--strict", action="store_true", help="refuse to start when the schedule exceeds a quota")
+    args = parser.parse_args(argv)
+    if args.workers < 1:
+        parser.error("--workers must be at least 1")
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"finhub: configuration error: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(settings)
+    redis_url = resolve_redis_url(settings, start_embedded=True)
+    os.environ["FINHUB_REDIS_URL"] = redis_url
+    ctx = Context(load_settings(), redis_url)
+    try:
+        ctx.universe, ctx.validation_policy  # noqa: B018 (asset and per-asset validation errors are settings errors)
+    except SettingsError as exc:
+        print(f"finhub: configuration error: {exc}", file=sys.stderr)
+        return 2
+    plan = build_plan(settings, ctx.universe)
+    log.info("call plan\n" + render(plan))
+    if not plan.fits:
+        log.warning("the schedule does not fit the providers' quotas: see `python -m finhub plan`")
+        if args.strict:
+            return 2
+    for symbol, notice in ctx.universe.notices:
+        log.warning(notice, symbol=symbol)
+    ctx.engine  # noqa: B018 (migrate before any worker writes)
+    workers = None if args.no_workers else start_workers(args.workers, {"FINHUB_REDIS_URL": redis_url})
+    print(f"finhub: data in {settings.database if settings.database_url is None else settings.database_url}; "
+          f"queues in {str(ctx.settings.redis_url)} (redis-cli: LLEN dramatiq:prices); logs on stderr", flush=True)
+    try:
+        return _run_once(ctx, args.timeout) if args.once else _run_forever(ctx)
+    except KeyboardInterrupt:  # Ctrl+C before the scheduler took over the signal
+        log.info("interrupted")
+        return 0
+    finally:
+        if workers is not None:
+            stop_workers(workers)
+
+
+def _run_once(ctx: Context, timeout: float) -> int:
+    dead_before = _dead_letters(ctx)
+    sent = enqueue_once(ctx)
+    log.info("enqueued every job once", messages=sent)
+    if not wait_for_drain(ctx, timeout):
+        log.error("queues did not drain in time", timeout=timeout, queues=queue_depths(ctx.redis))
+        return 1
+    failed = _dead_letters(ctx) - dead_before
+    if failed:
+        log.error("messages failed (dead-lettered)", count=failed)
+        return 1
+    log.info("all queues drained")
+    return 0
+
+
+def _run_forever(ctx: Context) -> int:
+    lease = Lease(ctx.redis)
+    scheduler = BlockingScheduler(timezone=ctx.settings.schedule.timezone,
+                                  job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30})
+    scheduler.add_job(lambda: _on_lease(lease), IntervalTrigger(seconds=LEASE_REFRESH), id="lease",
+                      next_run_time=datetime.now(UTC))
+    hour, minute = (int(x) for x in ctx.settings.schedule.cleanup_at.split(":"))
+    _on_lease(lease)
+    first_run = datetime.now(UTC) + timedelta(seconds=1)  # refresh at start-up, then on schedule
+    scale = ctx.settings.time_scale  # 1 except in benchmarks, which run a day in minutes
+    for job in (replace(j, every=j.every * scale) if j.every else j for j in _jobs(ctx)):
+        if job.every:
+            scheduler.add_job(_fire, IntervalTrigger(seconds=job.every), args=(ctx, lease, job), id=job.name,
+                              name=job.name, next_run_time=first_run)
+        elif job.cron:
+            scheduler.add_job(_fire, CronTrigger(**job.cron), args=(ctx, lease, job), id=job.name, name=job.name)
+        else:
+            scheduler.add_job(_fire, CronTrigger(hour=hour, minute=minute), args=(ctx, lease, job), id=job.name,
+                              name=job.name)
+    # Ctrl+C and SIGTERM stop the scheduler from its own handler: a KeyboardInterrupt thrown into
+    # APScheduler's loop can leave its job-store lock held and the exit hanging on its threads.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: scheduler.shutdown(wait=False))
+    try:
+        scheduler.start()
+    finally:
+        lease.release()
+        log.info("scheduler stopped")
+    return 0
+
+
+def _on_lease(lease: Lease) -> None:
+    was = lease.held
+    if lease.refresh() != was:
+        log.info("scheduler lease " + ("taken: this driver schedules" if lease.held else "lost: standing by"))
