@@ -1,4 +1,4 @@
-"""``python -m finhub COMMAND``: the command-line entry point.
+"""``finhub COMMAND`` (or ``python -m finhub COMMAND``): the command-line entry point.
 
 Each command lives in its own module under :mod:`finhub.commands` and exposes ``register(subparsers)``,
 which adds its sub-parser and sets ``func(args, settings) -> int`` as the default.
@@ -27,7 +27,7 @@ COMMANDS = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m finhub", description="finhub market-data collector")
+    parser = argparse.ArgumentParser(prog="finhub", description="finhub market-data collector")
     parser.add_argument("--config", metavar="FILE", help="TOML settings file (default: $FINHUB_CONFIG or finhub.toml)")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMANDS:

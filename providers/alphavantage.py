@@ -20,7 +20,7 @@ from alpha_vantage.timeseries import TimeSeries
 
 from finhub.config import Secret, Settings
 from finhub.logs import get_logger
-from finhub.model import Asset, AssetType, Observation, day_start
+from finhub.model import EXCHANGE_TZ, Asset, AssetType, Observation, day_start
 from providers import _http
 from providers.base import (
     BadResponse,
@@ -38,7 +38,6 @@ from providers.base import (
 
 #: A GLOBAL_QUOTE carries only the trading day: its price is stamped at that day's US close.
 US_CLOSE = time(16, 0)
-NEW_YORK = ZoneInfo("America/New_York")
 #: TIME_SERIES_DAILY ``compact`` holds the last 100 trading days (~140 calendar days).
 COMPACT_SPAN = timedelta(days=135)
 
@@ -166,7 +165,7 @@ class AlphaVantageProvider(Provider):
             trading_day = datetime.strptime(str(day), "%Y-%m-%d").date()
         except ValueError:
             raise BadResponse(self.name, f"{asset.symbol}: no usable '07. latest trading day'") from None
-        close = datetime.combine(trading_day, US_CLOSE, NEW_YORK)
+        close = datetime.combine(trading_day, US_CLOSE, EXCHANGE_TZ)
         return check_timestamp(self.name, asset.symbol, min(close, now), now)
 
     def history(self, asset: Asset, interval: str, start: datetime, end: datetime) -> list[Observation]:

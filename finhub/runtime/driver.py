@@ -22,6 +22,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from finhub.calendar import just_closed, just_opened
 from finhub.config import SettingsError, load_settings
 from finhub.jobs.quotes import batches
+from finhub.model import EXCHANGE_TZ
 from finhub.logs import configure_logging, get_logger
 from finhub.planner.capacity import batch_size, build_plan, render
 from finhub.runtime.context import Context
@@ -87,13 +88,10 @@ def _jobs(ctx: Context) -> list[Job]:
     ]
 
 
-#: Market-open and market-close jobs fire on weekdays in New York time; the NYSE calendar decides.
-MARKET_TZ = "America/New_York"
-
-
 def _market_jobs(ctx: Context, stock_quotes: Callable[[], list]) -> list[Job]:
     """History (daily), market aggregation (every 30 min), and the stock refreshes at the open and
-    just after the close (the close one also aggregates, so the day's levels are final)."""
+    just after the close (the close one also aggregates, so the day's levels are final). The bell
+    jobs fire on weekdays in New York time; the NYSE calendar decides whether it is a bell."""
     import actors
 
     s = ctx.settings
@@ -111,9 +109,9 @@ def _market_jobs(ctx: Context, stock_quotes: Callable[[], list]) -> list[Job]:
         Job("history", s.schedule.history, history, once=False),
         Job("market_aggregation", s.schedule.market_aggregation, aggregate),
         Job("market_open", None, at_bell(just_opened, stock_quotes), once=False,
-            cron={"day_of_week": "mon-fri", "hour": 9, "minute": 31, "timezone": MARKET_TZ}),
+            cron={"day_of_week": "mon-fri", "hour": 9, "minute": 31, "timezone": EXCHANGE_TZ.key}),
         Job("market_close", None, at_bell(just_closed, stock_quotes, aggregate), once=False,
-            cron={"day_of_week": "mon-fri", "hour": "13,16", "minute": 1, "timezone": MARKET_TZ}),
+            cron={"day_of_week": "mon-fri", "hour": "13,16", "minute": 1, "timezone": EXCHANGE_TZ.key}),
     ]
 
 
