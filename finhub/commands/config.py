@@ -10,7 +10,7 @@ from finhub.config import describe
 def register(subparsers) -> None:
     parser = subparsers.add_parser("config", help="show the effective settings (secrets masked)")
     parser.add_argument("--keys", action="store_true", help="list every key, its variable and default")
-    parser.add_argument("--markdown", action="store_true", help="the same list as the README's Markdown table")
+    parser.add_argument("--markdown", action="store_true", help="the same list as the table in docs/configuration.md")
     parser.set_defaults(func=run)
 
 
