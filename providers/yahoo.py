@@ -150,7 +150,7 @@ class YahooProvider(Provider):
             self._forget_crumb(data)
             raise RateLimited(self.name, "HTTP 429 Too Many Requests") from None
         except (requests.RequestException, YFException, AttributeError, KeyError) as exc:
-            # AttributeError/KeyError: yfinance's cookie traps (see shared notes); the call failed.
+            # AttributeError/KeyError: yfinance's cookie traps (see docs/providers.md); the call failed.
             self._forget_crumb(data)
             raise _http.from_exception(self.name, exc) from None
         failure = _http.from_status(self.name, response)

@@ -148,7 +148,7 @@ class YahooSettings:
     url: str | None = _setting(None, _http_url, doc="send every *.yahoo.com request here")
     timeout: float = _setting(10.0, _positive, doc="seconds, hard limit per HTTP call")
     batch_size: int = _setting(50, _positive, doc="symbols per v7 quote call")
-    # No published quota; users meet 429s when pushing (see shared notes): stay low. Three a second,
+    # No published quota; users meet 429s when pushing (see docs/providers.md): stay low. Three a second,
     # because yfinance's first quote of a process (cookie, crumb, quote) is a burst of three.
     quota: QuotaSettings = field(default_factory=lambda: QuotaSettings(
         per_second=3, per_minute=60, per_hour=1500, concurrency=2))
