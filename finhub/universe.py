@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 from finhub.config import AssetsSettings, SettingsError
@@ -36,7 +36,10 @@ def _crypto(symbol: str, coingecko_id: str, yahoo: str | None = None, **kw) -> A
 
 
 DEFAULT_STOCKS: tuple[Asset, ...] = tuple(
-    _stock(s) for s in ["AAPL", "MSFT", "GOOGL", "AMZN", "TSLA", "META", "NVDA", "ADBE", "CRM", "INTC", "AMD", "QCOM", "AVGO", "CSCO", "IBM", "ORCL", "JPM", "BAC", "V", "MA", "JNJ", "UNH", "PFE", "WMT", "PG", "KO", "PEP", "COST", "DIS", "NFLX", "CAT", "DE", "GE", "HON", "MMM", "BA", "NOC", "RTX", "GD", "LMT", "XOM", "CVX", "COP"]
+    _stock(s) for s in (  # noqa: SIM905 - a ticker list reads better as words
+        "AAPL MSFT GOOGL AMZN TSLA META NVDA ADBE CRM INTC AMD QCOM AVGO CSCO IBM ORCL JPM BAC V MA "
+        "JNJ UNH PFE WMT PG KO PEP COST DIS NFLX CAT DE GE HON MMM BA NOC RTX GD LMT XOM CVX COP"
+    ).split()
 ) + (
     _stock("HES", delisted=date(2025, 7, 18),
            notice="HES was delisted on 2025-07-18 (acquired by Chevron, CVX): history is kept, "
@@ -80,6 +83,7 @@ class Universe:
     """The configured assets, looked up by our symbol."""
 
     assets: tuple[Asset, ...]
+    _by_symbol: dict[str, Asset] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_by_symbol", {a.symbol: a for a in self.assets})

@@ -146,8 +146,8 @@ class AlphaVantageProvider(Provider):
         if not isinstance(data, dict) or not data:
             raise BadSymbol(self.name, asset.symbol, "empty Global Quote")
         price = check_price(self.name, asset.symbol, data.get("05. price"))
-        return Observation(asset.symbol, asset.asset_type, price, self._close_of(asset, data.get("07. latest trading day"),
-                                                                                  fetched),
+        close = self._close_of(asset, data.get("07. latest trading day"), fetched)
+        return Observation(asset.symbol, asset.asset_type, price, close,
                            self.name, fetched, open=optional_number(data.get("02. open")),
                            high=optional_number(data.get("03. high")), low=optional_number(data.get("04. low")),
                            volume=optional_number(data.get("06. volume")))

@@ -23,14 +23,14 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-
 import psutil
 import redis
 from sqlalchemy import text
 
 from finhub.runtime.workers import WORKER_ENV
 from finhub.storage import make_engine, migrate, upsert_prices
+
+ROOT = Path(__file__).resolve().parents[1]
 
 REDIS_URL = os.environ.get("FINHUB_BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
 NOOP_MODULE = """
@@ -86,7 +86,8 @@ def run_cycle(env, workers, engine, expected: int, client) -> dict:
     procs = worker_processes(workers)
     cpu_before = cpu_seconds(procs)
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-c", "from finhub.runtime.driver import enqueue_once; from finhub.runtime.context import Context;"
+    subprocess.run([sys.executable, "-c", "from finhub.runtime.driver import enqueue_once;"
+                    "from finhub.runtime.context import Context;"
                     "from finhub.config import load_settings; import os;"
                     "s = load_settings();"
                     "enqueue_once(Context(s, os.environ['FINHUB_REDIS_URL']), ('stock_quotes', 'crypto_quotes'))"],

@@ -19,8 +19,6 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-
 import requests
 import yfinance as yf
 
@@ -29,6 +27,8 @@ from finhub.model import Asset, AssetType
 from providers.alphavantage import AlphaVantageProvider
 from providers.coingecko import CoinGeckoProvider
 from providers.yahoo import YahooProvider
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def start_sandbox() -> tuple[subprocess.Popen, str]:

@@ -1,7 +1,8 @@
 """Quota benchmark: a day of the default schedule, compressed in time, through the real driver.
 
     redis-server --daemonize yes --bind 127.0.0.1 --port 6392 --save "" --appendonly no
-    .venv/bin/python scripts/bench_quota.py [--scale 0.002] [--workers 4] [--runs 1] [--scenario up|yahoo-down] [--logs DIR]
+    .venv/bin/python scripts/bench_quota.py [--scale 0.002] [--workers 4] [--runs 1] \
+        [--scenario up|yahoo-down] [--logs DIR]
 
 ``time_scale`` (FINHUB_TIME_SCALE) shrinks the schedule's intervals and finhub's quota windows, and
 the sandbox's windows by the same factor: at 0.002 a day takes 173 s. The sandbox enforces each
@@ -34,8 +35,6 @@ from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-
 import redis
 
 from finhub.calendar import is_open
@@ -45,6 +44,8 @@ from finhub.runtime.health import queue_depths
 from finhub.sandbox import Sandbox
 from finhub.sandbox.controls import PROVIDERS, WINDOWS
 from finhub.universe import build_universe
+
+ROOT = Path(__file__).resolve().parents[1]
 
 REDIS_URL = os.environ.get("FINHUB_BENCH_REDIS_URL", "redis://127.0.0.1:6392/0")
 DAY = 86400

@@ -146,8 +146,8 @@ def bench(kind: str, args) -> None:
     try:
         for run in range(args.runs):
             engine = db.fresh()
-            ours.append(args.rows / timed(lambda: [upsert_prices(engine, rows[i:i + args.batch])
-                                                   for i in range(0, len(rows), args.batch)]))
+            ours.append(args.rows / timed(lambda e=engine: [upsert_prices(e, rows[i:i + args.batch])
+                                                            for i in range(0, len(rows), args.batch)]))
             engine.dispose()
             db.fresh().dispose()
             raw.append(args.rows / timed(lambda: db.raw_upsert(rows, args.batch)))

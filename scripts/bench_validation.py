@@ -25,10 +25,10 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-
 from finhub.model import AssetType, Observation
 from finhub.validation import LastGood, decide
+
+ROOT = Path(__file__).resolve().parents[1]
 
 #: A Friday with NYSE open.
 NOW = datetime(2026, 11, 20, 18, 0, tzinfo=UTC)

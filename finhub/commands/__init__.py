@@ -1,6 +1,6 @@
-"""One module per ``python -m finhub`` command; see :mod:`finhub.cli`."""
+"""One module per ``finhub`` command; see :mod:`finhub.cli`."""
 
-from datetime import UTC, datetime, timezone
+from datetime import UTC, datetime
 
 
 def iso_utc(moment: datetime) -> str:

@@ -25,7 +25,8 @@ def run(args, settings) -> int:
             print(f"{key:34} {env:36} {default:12} {doc}")
         return 0
     _print(settings, "")
-    print(f"{'database (effective)':34} {settings.database if settings.database_url is None else settings.database_url}")
+    effective = settings.database if settings.database_url is None else settings.database_url
+    print(f"{'database (effective)':34} {effective}")
     return 0
 
 

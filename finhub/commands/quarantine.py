@@ -20,7 +20,8 @@ def since(value: str) -> datetime:
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a duration like 30m, 6h, 7d or an ISO date/time, got {value!r}")
+        raise argparse.ArgumentTypeError(
+            f"expected a duration like 30m, 6h, 7d or an ISO date/time, got {value!r}") from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
@@ -33,7 +34,8 @@ def positive(value: str) -> int:
 def register(subparsers) -> None:
     parser = subparsers.add_parser("quarantine", help="recent prices rejected by validation, with each source's value")
     parser.add_argument("--limit", type=positive, default=50, help="rejections to show, newest first (default 50)")
-    parser.add_argument("--since", type=since, metavar="WHEN", help="only those rejected since: 30m, 6h, 7d or ISO time")
+    parser.add_argument("--since", type=since, metavar="WHEN",
+                        help="only those rejected since: 30m, 6h, 7d or ISO time")
     parser.add_argument("--json", action="store_true", help="one JSON array, for scripts")
     parser.set_defaults(func=run)
 

@@ -56,7 +56,8 @@ def run(args, settings) -> int:
     warnings = [f"{s}: {n}" for s, n in ctx.universe.notices]
     warnings += [f"{a.symbol}: no fresh quote, "
                  + (f"the newest is from {iso_utc(last)}" if last else "none stored yet") for a, last in stale]
-    warnings += [f"{s}: rejected by every provider: {reason}" for s, reason in sorted(r.hgetall(BAD_SYMBOLS_KEY).items())]
+    rejected = sorted(r.hgetall(BAD_SYMBOLS_KEY).items())
+    warnings += [f"{s}: rejected by every provider: {reason}" for s, reason in rejected]
     print("\nasset warnings")
     for line in warnings or ["(none)"]:
         print(f"  {line}")

@@ -227,7 +227,8 @@ class ValidationSettings:
     stock_jump_pct: float = _setting(20.0, _positive, doc="a lone stock price this % from the last good one is a jump")
     stock_heartbeat: float = _setting(1800.0, _positive, doc="seconds of NYSE open time before a stock price is stale")
     crypto_tolerance_pct: float = _setting(2.0, _positive, doc="crypto sources agree within this % of their median")
-    crypto_jump_pct: float = _setting(30.0, _positive, doc="a lone crypto price this % from the last good one is a jump")
+    crypto_jump_pct: float = _setting(30.0, _positive,
+                                      doc="a lone crypto price this % from the last good one is a jump")
     crypto_heartbeat: float = _setting(900.0, _positive, doc="seconds before a crypto price is stale")
     crosscheck_crypto: bool = _setting(True, doc="cross-check every crypto quote with a second provider")
     stock_spot_checks: int = _setting(1, _non_negative, doc="stocks cross-checked per quote batch (besides jumps)")

@@ -131,6 +131,7 @@ def counts(decisions: Sequence[Decision]) -> str:
 def price_row(d: Decision) -> dict:
     """The history row of a decision that stores a value, with its provenance."""
     o = d.stored
+    assert o is not None, "only a decision that stores a value has a history row"
     return {"symbol": o.symbol, "asset_type": str(o.asset_type), "interval": o.interval, "timestamp": o.timestamp,
             "price": d.value, "open": o.open, "high": o.high, "low": o.low, "volume": o.volume,
             "market_cap": o.market_cap, "source": d.provider, "validation_status": str(d.status),
@@ -199,8 +200,8 @@ def _more_opinions(ctx: Context, groups: Sequence[Sequence[Observation]],
         if rest:
             by_chain.setdefault(rest, []).append(ctx.universe[primary.symbol])
     more: dict[str, list[Observation]] = {}
-    for chain, assets in by_chain.items():
-        fetched = fetch_quotes(assets, chain, ctx.providers, ctx.quotas, ctx.breakers, purpose=purpose)
+    for others, assets in by_chain.items():
+        fetched = fetch_quotes(assets, others, ctx.providers, ctx.quotas, ctx.breakers, purpose=purpose)
         if fetched.pending:
             log.info("no further price within budget", symbols=[a.symbol for a in fetched.pending],
                      why=fetched.skipped)

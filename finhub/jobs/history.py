@@ -77,7 +77,7 @@ def plan_task(asset: Asset, interval: str, start: datetime, end: datetime, expec
         return Task(asset.symbol, interval, start, end)
     last = stored.last.timestamp() if stored.last else float("-inf")
     through_last = bisect.bisect_right(expected, last)
-    served_through_last = stored.count + bisect.bisect_right(absent, last)
+    served_through_last = stored.bars + bisect.bisect_right(absent, last)
     if served_through_last < through_last:
         return Task(asset.symbol, interval, start, end)
     newer = len(expected) - through_last - (len(absent) - bisect.bisect_right(absent, last))
@@ -159,7 +159,8 @@ def run_tasks(ctx: Context, tasks: Sequence[Task]) -> Outcome:
     for task in tasks:
         fetched = fetch_task(ctx, task)
         if fetched.observations:
-            outcome.rows[task.symbol] = outcome.rows.get(task.symbol, 0) + store_single_source(ctx, fetched.observations)
+            stored = store_single_source(ctx, fetched.observations)
+            outcome.rows[task.symbol] = outcome.rows.get(task.symbol, 0) + stored
             remember_absent(ctx, task)
             continue
         if fetched.pending:

@@ -12,7 +12,7 @@ from finhub.calendar import stock_quotes_due
 from finhub.config import Settings
 from finhub.logs import get_logger
 from finhub.model import Asset, AssetType, Observation
-from finhub.planner.fallback import Fetched, fetch_quotes
+from finhub.planner.fallback import DEFAULT_RETRY_AFTER, Fetched, fetch_quotes
 from finhub.runtime.context import Context
 from finhub.runtime.health import record_job
 from finhub.storage import latest_prices
@@ -71,11 +71,12 @@ def requeue_delay(settings: Settings, asset_type: AssetType, fetched: Fetched, s
     every 0.6 s at 0.002) would otherwise give up a batch waiting one second for a free slot. A spent
     budget is weighed against the schedule, however often the batch was re-queued before.
     """
+    wait = fetched.retry_after if fetched.retry_after is not None else DEFAULT_RETRY_AFTER
     if fetched.paused:
-        return fetched.retry_after
+        return wait
     every = settings.schedule.stock_quotes if asset_type == AssetType.STOCK else settings.schedule.crypto_quotes
     next_run = scheduled + timedelta(seconds=every * settings.time_scale)
-    return fetched.retry_after if now + timedelta(seconds=fetched.retry_after) < next_run else None
+    return wait if now + timedelta(seconds=wait) < next_run else None
 
 
 def drop_superseded(ctx: Context, actor: str, asset_type: AssetType, symbols: list[str], scheduled: datetime,
@@ -84,7 +85,7 @@ def drop_superseded(ctx: Context, actor: str, asset_type: AssetType, symbols: li
     ctx.redis.hincrby(SUPERSEDED_KEY, str(asset_type), 1)
     log.warning("quote batch dropped: the next scheduled run asks for it before the budget has room",
                 actor=actor, symbols=symbols, scheduled=scheduled.isoformat(timespec="seconds"),
-                wait_s=round(fetched.retry_after, 1), skipped=fetched.skipped)
+                wait_s=round(fetched.retry_after or 0.0, 1), skipped=fetched.skipped)
 
 
 def record_rejected(ctx: Context, fetched: Fetched) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 from finhub.config import QuotaSettings, Settings
 from finhub.planner.quota import WINDOWS_MS, Purpose
@@ -137,7 +138,8 @@ def _served(universe_assets, provider: str) -> int:
 
 
 #: When the stock quote job calls providers (see :func:`finhub.calendar.stock_quotes_due`).
-MARKET_HOURS = {"hours_per_day": SESSION_HOURS, "extra_runs_per_day": 1, "days_per_month": MAX_SESSIONS_PER_30_DAYS}
+MARKET_HOURS: dict[str, Any] = {"hours_per_day": SESSION_HOURS, "extra_runs_per_day": 1,
+                                "days_per_month": MAX_SESSIONS_PER_30_DAYS}
 
 
 def build_plan(settings: Settings, universe: Universe) -> Plan:

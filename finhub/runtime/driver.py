@@ -22,8 +22,8 @@ from apscheduler.triggers.interval import IntervalTrigger
 from finhub.calendar import just_closed, just_opened
 from finhub.config import SettingsError, load_settings
 from finhub.jobs.quotes import batches
-from finhub.model import EXCHANGE_TZ
 from finhub.logs import configure_logging, get_logger
+from finhub.model import EXCHANGE_TZ
 from finhub.planner.capacity import batch_size, build_plan, render
 from finhub.runtime.context import Context
 from finhub.runtime.health import queue_depths

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 from datetime import datetime
+from typing import Any
 
 from finhub.sandbox.controls import State
 from finhub.sandbox.server import SandboxServer
@@ -21,7 +22,7 @@ from finhub.sandbox.server import SandboxServer
 class Sandbox:
     """The sandbox server, run in a background thread (a context manager)."""
 
-    def __init__(self, port: int = 0, time_scale: float = 1.0, **controls: dict) -> None:
+    def __init__(self, port: int = 0, time_scale: float = 1.0, **controls: dict[str, Any]) -> None:
         """``controls`` maps a provider name to its start-up controls, e.g. ``yahoo={"latency": 0.1}``;
         ``time_scale`` shrinks the quota windows as finhub's setting of that name does."""
         self.state = State(controls, time_scale)

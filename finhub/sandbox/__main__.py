@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     for provider, window, limit in args.quota:
         controls[provider].setdefault("quotas", {})[window] = limit
     try:
-        sandbox = Sandbox(args.port, **controls)
+        sandbox = Sandbox(args.port, 1.0, **controls)
     except (OSError, ValueError, TypeError) as exc:
         print(f"sandbox: cannot start: {exc}", file=sys.stderr)
         return 2

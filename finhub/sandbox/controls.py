@@ -116,7 +116,7 @@ class State:
         history = self._history[provider]
         full = [w for w, limit in self.controls[provider].quotas.items()
                 if sum(1 for t in history if t > now - self.windows[w]) >= limit]
-        return max(full, key=self.windows.get) if full else "per_minute"
+        return max(full, key=lambda w: self.windows[w]) if full else "per_minute"
 
     def served_at(self, provider: str) -> list[float]:
         """Monotonic arrival times of the provider's calls served under a quota, since the last reset."""

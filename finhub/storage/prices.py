@@ -13,7 +13,7 @@ from sqlalchemy import Connection, Engine, Table, bindparam, case, func, select,
 
 from finhub.model import INTERVALS
 from finhub.storage.engine import insert
-from finhub.storage.schema import ASSET_TYPES, PRICE_FIELDS, VALIDATION_STATUSES, latest, prices
+from finhub.storage.schema import ASSET_TYPES, PRICE_FIELDS, UTC_TIME, VALIDATION_STATUSES, latest, prices
 
 #: Rows deleted per transaction by the retention clean-up, so no write lock is held for long.
 DELETE_BATCH = 5000
@@ -100,7 +100,7 @@ def upsert_prices_on(connection: Connection, rows: Sequence[Mapping]) -> int:
     for row in rows:
         check_row(row)
     dialect = connection.dialect
-    to_db = partial(prices.c.timestamp.type.process_bind_param, dialect=dialect)
+    to_db = partial(UTC_TIME.process_bind_param, dialect=dialect)
     stamp = to_db(datetime.now(UTC))
     values = [
         {**{c: row.get(c) for c in PRICE_FIELDS},
@@ -225,14 +225,14 @@ def summary(engine: Engine) -> dict[str, tuple[int, datetime | None]]:
     query = select(prices.c.asset_type, func.count(), func.max(prices.c.timestamp)).group_by(prices.c.asset_type)
     with engine.connect() as connection:
         rows = connection.execute(query).all()
-    convert = prices.c.timestamp.type.process_result_value
+    convert = UTC_TIME.process_result_value
     return {t: (n, convert(latest, engine.dialect) if isinstance(latest, str) else latest) for t, n, latest in rows}
 
 
 class BarStats(NamedTuple):
     """What is stored of (symbol, interval) in a range: how many bars, the last one, when it was written."""
 
-    count: int
+    bars: int
     last: datetime | None
     written: datetime | None
 
@@ -250,7 +250,7 @@ def bar_stats(engine: Engine, symbol: str, interval: str, start: datetime, end: 
         count, last = connection.execute(select(func.count(), func.max(prices.c.timestamp)).where(*where)).one()
         if last is None:
             return BarStats(0, None, None)
-        last = prices.c.timestamp.type.process_result_value(last, engine.dialect)
+        last = UTC_TIME.process_result_value(last, engine.dialect)
         written = connection.execute(select(prices.c.updated_at).where(*where[:2], prices.c.timestamp == last)).scalar()
     return BarStats(count, last, written)
 

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import Engine, Table, func, select
 
 from finhub.storage.engine import insert
-from finhub.storage.schema import top_cryptos, trending_cryptos
+from finhub.storage.schema import UTC_TIME, top_cryptos, trending_cryptos
 
 TABLES = {"top": top_cryptos, "trending": trending_cryptos}
 _FIELDS = ("rank", "coingecko_id", "symbol", "name", "price", "market_cap", "volume_24h")
@@ -35,7 +35,7 @@ def latest_snapshot(engine: Engine, kind: str) -> tuple[datetime | None, list[di
         newest = connection.execute(select(func.max(table.c.snapshot_at))).scalar()
         if newest is None:
             return None, []
-        newest = table.c.snapshot_at.type.process_result_value(newest, engine.dialect) \
+        newest = UTC_TIME.process_result_value(newest, engine.dialect) \
             if isinstance(newest, str) else newest
         rows = connection.execute(select(table).where(table.c.snapshot_at == newest).order_by(table.c.rank))
         return newest, [dict(r) for r in rows.mappings()]

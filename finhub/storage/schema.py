@@ -61,6 +61,10 @@ class UTCDateTime(TypeDecorator):
         return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
 
 
+#: Converts market times to and from the database outside a statement (aggregates come back raw).
+UTC_TIME = UTCDateTime()
+
+
 metadata = MetaData()
 _id = BigInteger().with_variant(Integer, "sqlite")  # INTEGER PRIMARY KEY is SQLite's rowid
 

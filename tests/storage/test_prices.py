@@ -104,7 +104,7 @@ def test_stored_bars_of_a_range_are_counted_and_listed(engine):
     upsert_prices(engine, [row("BTC", d * 1440, interval="1d", asset_type="crypto") for d in (0, 1, 3, 4, 6)] + others)
     start, end = T0 - timedelta(days=4), T0          # the end is excluded
     stats = bar_stats(engine, "BTC", "1d", start, end)
-    assert (stats.count, stats.last) == (3, days[1])
+    assert (stats.bars, stats.last) == (3, days[1])
     assert abs(datetime.now(UTC) - stats.written) < timedelta(minutes=1)   # when it was upserted
     assert bar_times(engine, "BTC", "1d", start, end) == [days[3], days[2], days[1]]
     assert bar_stats(engine, "BTC", "1d", T0 + timedelta(seconds=1), T0 + timedelta(days=1)) == BarStats(0, None, None)
