@@ -133,6 +133,8 @@ class TestCA:
 class _Tunnelled(Handler):
     """The sandbox's handler on a decrypted tunnel, with the connection-level faults of its host."""
 
+    server: _Tunnel  # type: ignore[assignment]
+
     def _serve(self, method: str) -> None:
         fault = self.server.front.faults.get(self.server.host)
         if fault == "hang":
@@ -200,7 +202,7 @@ class _Connect(socketserver.BaseRequestHandler):
             return  # the client gave up or refused our certificate: that is the test
         front._tunnels.add((host, tls))
         try:
-            _Tunnelled(tls, self.client_address, _Tunnel(front, host, tls))
+            _Tunnelled(tls, self.client_address, _Tunnel(front, host, tls))  # type: ignore[arg-type]
         except OSError:
             pass
         finally:
