@@ -14,25 +14,45 @@ from urllib.parse import urlsplit
 
 import structlog
 
-from finhub.config import Secret, SecretUrl, Settings
+from finhub.config import Secret, SecretUrl, Settings, strip_secrets
 
 #: Libraries whose INFO chatter is noise in finhub's logs.
 QUIET_LOGGERS = ("urllib3", "yfinance", "peewee", "apscheduler.executors.default", "alembic", "bs4")
 
 
 def redact_secrets(secrets: Iterable[str]):
-    """A processor that replaces each secret value wherever it appears in an event's strings."""
+    """A processor that masks secrets wherever they appear in an event: each known secret value, plus
+    any API-key query parameter or URL password (:func:`strip_secrets`), in strings, in containers
+    (``why={...}``), in objects rendered by ``repr`` (exceptions) and in tracebacks."""
     values = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
 
+    def mask(text: str) -> str:
+        for secret in values:
+            if secret in text:
+                text = text.replace(secret, "***")
+        return strip_secrets(text)
+
+    def clean(value):
+        if value is None or isinstance(value, (bool, int, float)):
+            return value
+        if isinstance(value, str):
+            return mask(value)
+        if isinstance(value, dict):
+            return {k: clean(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple, set, frozenset)):
+            return type(value)(clean(v) for v in value) if not isinstance(value, tuple) else tuple(
+                clean(v) for v in value)
+        text = repr(value)
+        masked = mask(text)
+        return value if masked == text else masked
+
     def processor(logger, method_name, event_dict):
-        if not values:
-            return event_dict
-        for key, value in event_dict.items():
-            if isinstance(value, str):
-                for secret in values:
-                    if secret in value:
-                        value = value.replace(secret, "***")
-                event_dict[key] = value
+        if event_dict.get("exc_info"):
+            # Render the traceback now so that its messages are masked too (URLs with keys live there).
+            event_dict = structlog.processors.format_exc_info(logger, method_name, event_dict)
+        for key, value in list(event_dict.items()):
+            if not key.startswith("_"):
+                event_dict[key] = clean(value)
         return event_dict
 
     return processor

@@ -54,7 +54,7 @@ class _Bounded:
         name = AlphaVantageProvider.name
         try:
             response = self._finhub_session.get(url, timeout=self._finhub_timeout)
-        except requests.RequestException as exc:
+        except _http.CLIENT_ERRORS as exc:
             raise _http.from_exception(name, exc) from None
         known = _http.from_status(name, response)
         if known is not None:

@@ -6,7 +6,7 @@ the :class:`ProviderError` hierarchy:
 
 - "retry later" (:class:`RetryLater`): :class:`RateLimited`, :class:`QuotaExhausted`,
   :class:`Unavailable` — nothing is wrong with the request; try again after a while;
-- "fix the request" (:class:`FixRequest`): :class:`BadSymbol` — retrying cannot help;
+- "fix the request" (:class:`FixRequest`): :class:`BadSymbol`, :class:`Rejected` — retrying cannot help;
 - "bad data" (:class:`BadData`): :class:`BadResponse` — the provider answered, but not with a
   usable price (malformed, NaN, zero, negative, future-dated).
 
@@ -72,6 +72,10 @@ class BadSymbol(FixRequest):
     def __init__(self, provider: str, symbol: str, message: str = "unknown symbol") -> None:
         super().__init__(provider, f"{symbol}: {message}")
         self.symbol = symbol
+
+
+class Rejected(FixRequest):
+    """The provider refused the request as a whole: HTTP 401/403 (key, plan or access), 404 or another 4xx."""
 
 
 class BadData(ProviderError):

@@ -7,7 +7,6 @@ import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-import requests
 from pycoingecko import CoinGeckoAPI
 
 from finhub.config import Secret, Settings
@@ -61,7 +60,7 @@ class CoinGeckoProvider(Provider):
             return getattr(self.client, method)(*args, **kwargs)
         except ValueError as exc:  # pycoingecko raises ValueError(body) for JSON error bodies
             raise self._classify_body(exc) from None
-        except (requests.RequestException, UnicodeDecodeError) as exc:
+        except (*_http.CLIENT_ERRORS, UnicodeDecodeError) as exc:
             raise _http.from_exception(self.name, exc, self._last.response) from None
 
     def _classify_body(self, exc: ValueError) -> ProviderError:

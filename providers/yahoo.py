@@ -149,8 +149,9 @@ class YahooProvider(Provider):
         except YFRateLimitError:
             self._forget_crumb(data)
             raise RateLimited(self.name, "HTTP 429 Too Many Requests") from None
-        except (requests.RequestException, YFException, AttributeError, KeyError) as exc:
-            # AttributeError/KeyError: yfinance's cookie traps (see docs/providers.md); the call failed.
+        except (*_http.CLIENT_ERRORS, YFException, AttributeError, KeyError) as exc:
+            # requests' or curl_cffi's errors (whichever session yfinance holds); AttributeError/KeyError:
+            # yfinance's cookie traps (see docs/providers.md); the call failed.
             self._forget_crumb(data)
             raise _http.from_exception(self.name, exc) from None
         failure = _http.from_status(self.name, response)
@@ -220,13 +221,12 @@ class YahooProvider(Provider):
             raise RateLimited(self.name, "HTTP 429 Too Many Requests") from None
         except (YFTickerMissingError, YFInvalidPeriodError) as exc:
             raise BadSymbol(self.name, asset.symbol, str(exc)[:200]) from None
-        except requests.HTTPError as exc:  # the time-zone probe raises this for unknown symbols
+        except (*_http.CLIENT_ERRORS, YFException) as exc:
+            # the time-zone probe raises an HTTPError (requests' or curl_cffi's) for unknown symbols
             error = _http.from_exception(self.name, exc)
-            if exc.response is not None and exc.response.status_code == 404:
+            if getattr(getattr(exc, "response", None), "status_code", None) == 404:
                 error = BadSymbol(self.name, asset.symbol, "unknown to Yahoo (HTTP 404)")
             raise error from None
-        except (requests.RequestException, YFException) as exc:
-            raise _http.from_exception(self.name, exc) from None
         except (KeyError, ValueError, TypeError, AttributeError, IndexError) as exc:
             raise BadResponse(self.name, f"{asset.symbol}: yfinance could not read the chart: "
                                          f"{type(exc).__name__}: {exc}"[:200]) from None

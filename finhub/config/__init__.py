@@ -21,11 +21,11 @@ from finhub.config.schema import (
     ValidationSettings,
     YahooSettings,
 )
-from finhub.config.secrets import Secret, SecretUrl, redact_url
+from finhub.config.secrets import Secret, SecretUrl, redact_url, strip_secrets
 
 __all__ = [
     "CONFIG_ENV", "PROVIDER_NAMES", "AlphaVantageSettings", "AssetsSettings", "BreakerSettings", "CoinGeckoSettings",
     "FallbackSettings", "HistorySettings", "ProvidersSettings", "QuotaSettings", "ScheduleSettings", "Secret",
     "SecretUrl", "Settings", "SettingsError", "ValidationSettings", "YahooSettings", "describe", "load_settings",
-    "redact_url",
+    "redact_url", "strip_secrets",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit, urlunsplit
 
 
@@ -53,3 +54,22 @@ def redact_url(url: str) -> str:
     if parts.port is not None:
         host = f"{host}:{parts.port}"
     return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+
+
+#: Query parameters that carry an API key: their values never leave a process in a message.
+SECRET_PARAMS = ("apikey", "api_key", "x_cg_demo_api_key", "x_cg_pro_api_key")
+_SECRET_PARAM = re.compile(r"(?i)\b(" + "|".join(re.escape(p) for p in SECRET_PARAMS)
+                           + r"|x[-_]cg[-_][a-z]+[-_]api[-_]key)=([^&\s'\"<>),;]*)")
+_URL_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)([^/\s:@'\"<>]*):([^/\s@'\"<>]*)@")
+
+
+def strip_secrets(text: str) -> str:
+    """``text`` (a URL, or a message holding URLs) with API-key query values and URL passwords as ``***``.
+
+    Used before any error message is built from a library's exception (``providers/_http.py``), and
+    again by the log processor and the Redis writers as a second line of defence.
+    """
+    if not text:
+        return text
+    text = _SECRET_PARAM.sub(lambda m: f"{m.group(1)}=***", text)
+    return _URL_CREDENTIALS.sub(lambda m: f"{m.group(1)}{m.group(2)}:***@", text)

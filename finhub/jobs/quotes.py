@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 from finhub.calendar import stock_quotes_due
 from finhub.config import Settings
+from finhub.config.secrets import strip_secrets
 from finhub.logs import get_logger
 from finhub.model import Asset, AssetType, Observation
 from finhub.planner.fallback import DEFAULT_RETRY_AFTER, Fetched, fetch_quotes
@@ -92,7 +93,7 @@ def record_rejected(ctx: Context, fetched: Fetched) -> None:
     """Symbols no provider could price are warnings in the log and in ``status``, never retried."""
     for symbol, errors in fetched.rejected.items():
         reason = "; ".join(str(e) for e in errors) or "no provider in the chain serves it"
-        ctx.redis.hset(BAD_SYMBOLS_KEY, symbol, reason[:300])
+        ctx.redis.hset(BAD_SYMBOLS_KEY, symbol, strip_secrets(reason)[:300])
         log.warning("symbol rejected by every provider; check finhub.toml", symbol=symbol, reason=reason)
     if fetched.observations:
         ctx.redis.hdel(BAD_SYMBOLS_KEY, *{o.symbol for o in fetched.observations})

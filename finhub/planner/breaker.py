@@ -15,6 +15,7 @@ from pathlib import Path
 from redis import Redis
 
 from finhub.config import BreakerSettings
+from finhub.config.secrets import strip_secrets
 
 #: Redis key prefix: ``finhub:breaker:<provider>`` is a hash, ``…:probe`` the probe token.
 KEY_PREFIX = "finhub:breaker"
@@ -70,7 +71,7 @@ class Breakers:
 
     def record_failure(self, provider: str, error: str = "") -> bool:
         """Count a failure; True if this opened (or re-opened) the breaker."""
-        args = [time.time(), self.settings.failures, self.settings.cooldown, error[:200]]
+        args = [time.time(), self.settings.failures, self.settings.cooldown, strip_secrets(error)[:200]]
         return bool(self._failure(keys=self._keys(provider), args=args))
 
     def health(self, provider: str) -> Health:

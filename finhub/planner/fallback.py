@@ -16,6 +16,7 @@ from finhub.logs import get_logger
 from finhub.model import Asset, Observation
 from finhub.planner.breaker import Breakers
 from finhub.planner.quota import Purpose, Quotas
+from providers import _http
 from providers.base import Provider, ProviderError, Quotes, RetryLater
 
 log = get_logger(__name__)
@@ -122,18 +123,26 @@ def _ask(provider: Provider, assets: list[Asset], purpose: Purpose, quotas: Quot
                 return settled, left
             try:
                 quotes = call(provider, batch) if call else provider.quotes(batch)
-            except RetryLater as exc:
-                breakers.record_failure(name, str(exc))
-                result.skipped[name] = str(exc)
-                result.wait(exc.retry_after)
-                log.warning("provider failed, trying the next", provider=name, error=str(exc))
+            except ProviderError as exc:
+                failure: ProviderError | None = exc
+            except Exception as exc:  # noqa: BLE001 - an adapter let a library error through: classify it
+                failure = _http.from_exception(name, exc)
+                log.warning("unclassified provider error (classified here)", provider=name,
+                            exception=type(exc).__name__, error=str(failure))
+            else:
+                failure = None
+            if isinstance(failure, RetryLater):
+                breakers.record_failure(name, str(failure))
+                result.skipped[name] = str(failure)
+                result.wait(failure.retry_after)
+                log.warning("provider failed, trying the next", provider=name, error=str(failure))
                 return settled, left
-            except ProviderError as exc:  # the whole answer was unusable
-                breakers.record_failure(name, str(exc))
-                result.skipped[name] = str(exc)
-                log.warning("provider answered garbage, trying the next", provider=name, error=str(exc))
+            if failure is not None:  # the whole answer was unusable, or the request refused
+                breakers.record_failure(name, str(failure))
+                result.skipped[name] = str(failure)
+                log.warning("provider answered garbage, trying the next", provider=name, error=str(failure))
                 for asset in batch:
-                    errors.setdefault(asset.symbol, []).append(exc)
+                    errors.setdefault(asset.symbol, []).append(failure)
                 continue
         breakers.record_success(name)
         result.observations += quotes.observations

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from finhub.calendar import last_close, session_open, stock_quotes_due
 from finhub.config import ScheduleSettings
+from finhub.config.secrets import strip_secrets
 from finhub.model import Asset, AssetType
 
 #: Redis hash of every job's last run, read by ``status``.
@@ -54,4 +55,4 @@ def queue_depths(redis, queues: Iterable[str] = QUEUES) -> dict[str, dict[str, i
 def record_job(redis, job: str, outcome: str, detail: str = "", now: datetime | None = None) -> None:
     """Remember a job's last run for ``status`` (``outcome``: ok, partial, failed, skipped)."""
     stamp = (now or datetime.now(UTC)).isoformat(timespec="seconds")
-    redis.hset(JOBS_KEY, job, f"{stamp} {outcome} {detail}"[:400])
+    redis.hset(JOBS_KEY, job, strip_secrets(f"{stamp} {outcome} {detail}")[:400])
