@@ -29,6 +29,9 @@ MARKETS_PAGE = 250
 #: UTC bucket of each bar interval, as a strftime pattern: the first point in a bucket is its bar.
 BUCKETS = {"1h": "%Y-%m-%d %H", "1d": "%Y-%m-%d", "1wk": "%G-%V"}
 
+#: What a pycoingecko call raises besides ValueError: either client's transport errors, a bad body.
+_CALL_ERRORS: tuple[type[BaseException], ...] = (*_http.CLIENT_ERRORS, UnicodeDecodeError)
+
 
 class CoinGeckoProvider(Provider):
     name = "coingecko"
@@ -60,17 +63,18 @@ class CoinGeckoProvider(Provider):
             return getattr(self.client, method)(*args, **kwargs)
         except ValueError as exc:  # pycoingecko raises ValueError(body) for JSON error bodies
             raise self._classify_body(exc) from None
-        except (*_http.CLIENT_ERRORS, UnicodeDecodeError) as exc:
+        except _CALL_ERRORS as exc:
             raise _http.from_exception(self.name, exc, self._last.response) from None
 
     def _classify_body(self, exc: ValueError) -> ProviderError:
         response = self._last.response
         body = exc.args[0] if exc.args else None
         if isinstance(body, dict):
-            status = body.get("status") if isinstance(body.get("status"), dict) else {}
-            if status.get("error_code") == 429 or (response is not None and response.status_code == 429):
-                return _http.from_status(self.name, response) if response is not None else \
-                    _http.RateLimited(self.name, "HTTP 429")
+            status = body.get("status")
+            code = status.get("error_code") if isinstance(status, dict) else None
+            if code == 429 or (response is not None and response.status_code == 429):
+                return _http.from_status(self.name, response) or _http.RateLimited(self.name, "HTTP 429") \
+                    if response is not None else _http.RateLimited(self.name, "HTTP 429")
             if response is not None and response.status_code == 404:
                 return BadSymbol(self.name, "?", str(body.get("error", "not found"))[:100])
         return _http.from_exception(self.name, exc, response)
@@ -79,8 +83,9 @@ class CoinGeckoProvider(Provider):
         return asset.coingecko_id is not None
 
     def quote_batch(self, assets: Sequence[Asset]) -> Quotes:
-        data = self._call("get_price", ids=",".join(a.coingecko_id for a in assets), vs_currencies="usd",
-                          include_market_cap="true", include_24hr_vol="true", include_last_updated_at="true")
+        ids = ",".join(a.coingecko_id for a in assets if a.coingecko_id)
+        data = self._call("get_price", ids=ids, vs_currencies="usd", include_market_cap="true",
+                          include_24hr_vol="true", include_last_updated_at="true")
         if not isinstance(data, dict):
             raise BadResponse(self.name, f"simple/price answered {type(data).__name__}, not an object")
         fetched, result = utcnow(), Quotes()
@@ -164,12 +169,12 @@ class CoinGeckoProvider(Provider):
         data = self._call("get_search_trending")
         if not isinstance(data, dict) or not isinstance(data.get("coins"), list):
             raise BadResponse(self.name, "search/trending has no coin list")
-        now, coins = utcnow(), []
+        now, coins = utcnow(), list[RankedCoin]()
         for entry in data["coins"]:
             item = entry.get("item") if isinstance(entry, dict) else None
             if not isinstance(item, dict) or not isinstance(item.get("id"), str):
                 continue
-            details = item.get("data") if isinstance(item.get("data"), dict) else {}
+            details = item["data"] if isinstance(item.get("data"), dict) else {}
             coins.append(RankedCoin(rank=len(coins) + 1, coingecko_id=item["id"],
                                     symbol=str(item.get("symbol", "")).upper(), name=str(item.get("name", "")),
                                     price=_positive(details.get("price")),

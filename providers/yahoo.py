@@ -77,7 +77,7 @@ class RewriteToBase(HTTPAdapter):
         super().__init__(**kwargs)
         self.base = urlsplit(base)
 
-    def send(self, request, **kwargs):
+    def send(self, request, **kwargs):  # type: ignore[override]  # forwards requests' keyword arguments as given
         parts = urlsplit(request.url)
         if parts.hostname and (parts.hostname == "yahoo.com" or parts.hostname.endswith(".yahoo.com")):
             request.url = urlunsplit((self.base.scheme, self.base.netloc, self.base.path.rstrip("/") + parts.path,
@@ -171,7 +171,7 @@ class YahooProvider(Provider):
         data._crumb = None
 
     def quote_batch(self, assets: Sequence[Asset]) -> Quotes:
-        response = self._get(QUOTE_URL, {"symbols": ",".join(a.yahoo for a in assets), "formatted": "false"})
+        response = self._get(QUOTE_URL, {"symbols": ",".join(a.yahoo for a in assets if a.yahoo), "formatted": "false"})
         try:
             body = response.json()
             entries = body["quoteResponse"]["result"]

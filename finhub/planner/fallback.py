@@ -75,7 +75,9 @@ def fetch_quotes(
     errors: dict[str, list[ProviderError]] = {}
     for position, name in enumerate(chain):
         provider = providers.get(name)
-        served = [a for a in remaining if provider is not None and provider.supports(a)]
+        if provider is None:
+            continue
+        served = [a for a in remaining if provider.supports(a)]
         if not served:
             continue
         budget = purpose if position == 0 or purpose != Purpose.QUOTES else Purpose.FALLBACK
