@@ -25,6 +25,8 @@ from urllib.parse import urlsplit, urlunsplit
 import pandas as pd
 import requests
 import yfinance as yf
+from curl_cffi import CurlError
+from curl_cffi.requests.exceptions import RequestException as CurlRequestException
 from requests.adapters import HTTPAdapter
 from yfinance.data import YfData
 from yfinance.exceptions import YFException, YFInvalidPeriodError, YFRateLimitError, YFTickerMissingError
@@ -38,6 +40,7 @@ from providers.base import (
     Provider,
     Quotes,
     RateLimited,
+    Unavailable,
     check_price,
     check_timestamp,
     optional_number,
@@ -57,6 +60,11 @@ _deadline = threading.local()
 
 
 @contextmanager
+def _curl_unavailable(provider: str, exc: BaseException) -> Unavailable:
+    """curl_cffi's failures (DNS, refused, proxy, TLS, timeout) as Unavailable, without the URL's query."""
+    return Unavailable(provider, f"{type(exc).__name__}: {str(exc).split(' See https://curl.se', 1)[0]}"[:300])
+
+
 def deadline(seconds: float):
     """Bound every HTTP request made inside, together, to ``seconds`` (see :class:`RewriteToBase`)."""
     _deadline.at = time.monotonic() + seconds
@@ -149,6 +157,9 @@ class YahooProvider(Provider):
         except YFRateLimitError:
             self._forget_crumb(data)
             raise RateLimited(self.name, "HTTP 429 Too Many Requests") from None
+        except (CurlError, CurlRequestException) as exc:  # yfinance's own curl_cffi session (no base URL)
+            self._forget_crumb(data)
+            raise _curl_unavailable(self.name, exc) from None
         except (requests.RequestException, YFException, AttributeError, KeyError) as exc:
             # AttributeError/KeyError: yfinance's cookie traps (see shared notes); the call failed.
             self._forget_crumb(data)
@@ -225,6 +236,8 @@ class YahooProvider(Provider):
             if exc.response is not None and exc.response.status_code == 404:
                 error = BadSymbol(self.name, asset.symbol, "unknown to Yahoo (HTTP 404)")
             raise error from None
+        except (CurlError, CurlRequestException) as exc:
+            raise _curl_unavailable(self.name, exc) from None
         except (requests.RequestException, YFException) as exc:
             raise _http.from_exception(self.name, exc) from None
         except (KeyError, ValueError, TypeError, AttributeError, IndexError) as exc:
