@@ -59,12 +59,12 @@ _cache_dir: str | None = None
 _deadline = threading.local()
 
 
-@contextmanager
 def _curl_unavailable(provider: str, exc: BaseException) -> Unavailable:
     """curl_cffi's failures (DNS, refused, proxy, TLS, timeout) as Unavailable, without the URL's query."""
     return Unavailable(provider, f"{type(exc).__name__}: {str(exc).split(' See https://curl.se', 1)[0]}"[:300])
 
 
+@contextmanager
 def deadline(seconds: float):
     """Bound every HTTP request made inside, together, to ``seconds`` (see :class:`RewriteToBase`)."""
     _deadline.at = time.monotonic() + seconds
