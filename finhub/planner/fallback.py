@@ -126,7 +126,7 @@ def _ask(provider: Provider, assets: list[Asset], purpose: Purpose, quotas: Quot
                 breakers.record_failure(name, str(exc))
                 result.skipped[name] = str(exc)
                 result.wait(exc.retry_after)
-                log.warning("provider failed, trying the next", provider=name, error=str(exc))
+                log.debug("provider failed, trying the next", provider=name, error=str(exc))
                 return settled, left
             except ProviderError as exc:  # the whole answer was unusable
                 breakers.record_failure(name, str(exc))
