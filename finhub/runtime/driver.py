@@ -116,6 +116,10 @@ def _market_jobs(ctx: Context, stock_quotes: Callable[[], list]) -> list[Job]:
     ]
 
 
+#: Jobs whose first run was logged at INFO.
+_announced: set[str] = set()
+
+
 def _fire(ctx: Context, lease: Lease, job: Job) -> None:
     """Enqueue one scheduled run, if this driver is active and nobody fired this slot yet."""
     if not lease.held:
@@ -125,7 +129,9 @@ def _fire(ctx: Context, lease: Lease, job: Job) -> None:
     if not claim_run(ctx.redis, job.name, slot, (job.every or 86400) * 2):
         return
     sent = job.enqueue()
-    log.info("enqueued", job=job.name, messages=len(sent))
+    # Each job's first run at INFO, the rest at DEBUG: a line per run would be most of the log.
+    (log.debug if job.name in _announced else log.info)("enqueued", job=job.name, messages=len(sent))
+    _announced.add(job.name)
 
 
 def enqueue_once(ctx: Context, names: Collection[str] | None = None) -> int:
