@@ -7,6 +7,8 @@ import dramatiq
 from finhub.jobs import aggregation, backfill
 from finhub.runtime.context import current
 from finhub.runtime.health import record_job
+from finhub.runtime.requeues import retry_later
+from providers.base import RetryLater
 
 
 def _when(value: str | None) -> datetime | None:
@@ -17,7 +19,11 @@ def _when(value: str | None) -> datetime | None:
 def history_bars(symbols: list[str], interval: str, start: str | None = None, end: str | None = None,
                  force: bool = False, run: str | None = None) -> None:
     """Bring ``symbols``' bars of ``interval`` up to date (from ``start`` to ``end`` for a backfill)."""
-    pending, delay = backfill.history_message(current(), symbols, interval, _when(start), _when(end), force, run)
+    ctx = current()
+    try:
+        pending, delay = backfill.history_message(ctx, symbols, interval, _when(start), _when(end), force, run)
+    except RetryLater as exc:  # no provider could serve them now (not the budget): back off, quietly
+        raise retry_later(ctx.redis, "history_bars", exc) from None
     if pending:  # the budget is spent: come back when it has room, without spending retries
         history_bars.send_with_options(args=(pending, interval, start, end, force, run), delay=int(delay * 1000))
 

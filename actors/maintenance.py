@@ -8,6 +8,8 @@ from finhub.jobs import maintenance, rankings
 from finhub.planner.quota import Reservation
 from finhub.runtime.context import current
 from finhub.runtime.health import record_job
+from finhub.runtime.requeues import count_requeue, retry_later
+from providers.base import RetryLater
 
 
 @dramatiq.actor(queue_name="maintenance", max_retries=3)
@@ -30,8 +32,12 @@ def health() -> None:
 def crypto_rankings(kind: str, snapshot_at: str) -> None:
     """Snapshot the top cryptos (``kind="top"``) or the trending list, stamped with its scheduled time."""
     ctx = current()
-    stored = rankings.snapshot_rankings(ctx, kind, datetime.fromisoformat(snapshot_at))
+    try:
+        stored = rankings.snapshot_rankings(ctx, kind, datetime.fromisoformat(snapshot_at))
+    except RetryLater as exc:  # CoinGecko unreachable or its breaker open: back off, quietly
+        raise retry_later(ctx.redis, "crypto_rankings", exc) from None
     if isinstance(stored, Reservation):
+        count_requeue(ctx.redis, "crypto_rankings", "budget spent")
         crypto_rankings.send_with_options(args=(kind, snapshot_at), delay=int(stored.retry_after * 1000))
         record_job(ctx.redis, f"{kind}_cryptos", "deferred", f"quota: retry in {stored.retry_after:.0f}s")
         return

@@ -8,6 +8,7 @@ from finhub.jobs import crosscheck, quotes
 from finhub.model import AssetType
 from finhub.runtime.context import current
 from finhub.runtime.health import record_job
+from finhub.runtime.requeues import retry_later
 
 #: A live-quote message older than this is dropped: the next scheduled run is fresher.
 QUOTE_MAX_AGE_MS = 10 * 60_000
@@ -18,14 +19,15 @@ QUOTE_TIME_LIMIT_MS = 120_000
 def _quotes(actor, asset_type: AssetType, symbols: list[str], scheduled: str | None) -> None:
     # A batch sent by hand (or before scheduled runs were stamped) counts as scheduled now.
     scheduled_at = datetime.fromisoformat(scheduled) if scheduled else datetime.now(UTC)
-    outcome = quotes.quote_batch(current(), actor.actor_name, asset_type, symbols, scheduled_at)
+    ctx = current()
+    outcome = quotes.quote_batch(ctx, actor.actor_name, asset_type, symbols, scheduled_at)
     if outcome.observations:
         validate_and_store.send(outcome.observations)
     if outcome.requeue:
         actor.send_with_options(args=(outcome.requeue, scheduled_at.isoformat()),
                                 delay=int(outcome.requeue_after * 1000))
-    if outcome.failure is not None:
-        raise outcome.failure
+    if outcome.failure is not None:  # every provider failing: back off, quietly (an expected condition)
+        raise retry_later(ctx.redis, actor.actor_name, outcome.failure)
 
 
 @dramatiq.actor(queue_name="prices", max_age=QUOTE_MAX_AGE_MS, time_limit=QUOTE_TIME_LIMIT_MS)

@@ -17,7 +17,15 @@ import structlog
 from finhub.config import Secret, SecretUrl, Settings, strip_secrets
 
 #: Libraries whose INFO chatter is noise in finhub's logs.
-QUIET_LOGGERS = ("urllib3", "yfinance", "peewee", "apscheduler.executors.default", "alembic", "bs4")
+#: dramatiq's Retries middleware logs every re-queue ("Retrying message ...") at INFO: finhub counts
+#: them instead (finhub.runtime.requeues); APScheduler's scheduler logs each job it adds at INFO.
+QUIET_LOGGERS = ("urllib3", "yfinance", "peewee", "apscheduler.executors.default", "apscheduler.scheduler",
+                 "alembic", "bs4", "dramatiq.middleware.retries")
+
+#: yfinance warns of every failed cookie or crumb fetch, and logs every failed ticker at ERROR; the
+#: Yahoo adapter classifies the same failures (and the breaker logs when Yahoo is down): only
+#: yfinance's CRITICAL lines would be news.
+QUIETER_LOGGERS = {"yfinance": logging.CRITICAL}
 
 
 def redact_secrets(secrets: Iterable[str]):
@@ -101,6 +109,8 @@ def configure_logging(settings: Settings, stream=None) -> None:
     root.setLevel(settings.log_level)
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
+    for name, level in QUIETER_LOGGERS.items():
+        logging.getLogger(name).setLevel(max(level, root.level))
     structlog.configure(
         processors=shared + [structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),

@@ -4,6 +4,7 @@ show what workers do), and judge a plan against the HISTORY budget before any ca
 from __future__ import annotations
 
 import math
+import random
 import time
 import uuid
 from collections.abc import Sequence
@@ -16,6 +17,7 @@ from finhub.logs import get_logger
 from finhub.planner.quota import Purpose, Quotas
 from finhub.runtime.context import Context
 from finhub.runtime.health import record_job
+from finhub.runtime.requeues import count_requeue
 from providers.base import Unavailable
 
 log = get_logger(__name__)
@@ -149,6 +151,34 @@ def history_message(ctx: Context, symbols: Sequence[str], interval: str, start: 
     pending = [t.symbol for t in outcome.pending]
     if not outcome.budget_spent:
         raise Unavailable("history chain", f"no provider could serve {pending} now")
-    delay = outcome.retry_after or 30
-    log.info("history budget reached, re-queued", symbols=pending, delay_s=delay)
+    delay = requeue_delay(ctx, pending, outcome.retry_after or 30)
+    count_requeue(ctx.redis, "history_bars", "history budget spent")  # summarised by the health job
+    log.debug("history budget reached, re-queued", symbols=pending, delay_s=round(delay, 1))
     return pending, delay
+
+
+#: Longest a history message waits for its turn in the budget, in seconds.
+MAX_REQUEUE_DELAY = 6 * 3600
+
+
+def requeue_delay(ctx: Context, symbols: Sequence[str], retry_after: float) -> float:
+    """When a history message refused by its budget is worth sending again.
+
+    ``retry_after`` is the reservation's answer: when the blocking call leaves its window. Every
+    other history message waiting on that budget got nearly the same answer, so waking them all
+    then would let one through and re-queue the rest a second later (a polling loop). Instead each
+    waits ``retry_after`` plus a random share of the time the budget needs to serve every waiting
+    message: the delayed history messages times the seconds per call of the fastest provider of
+    the chain (its binding HISTORY window, :meth:`Quotas.room`). Each message is so re-queued about
+    once or twice per backlog, however long the backlog.
+    """
+    waiting = ctx.redis.hlen("dramatiq:history.DQ.msgs") + ctx.redis.llen("dramatiq:history")
+    spacing = None
+    for symbol in symbols:
+        for name in chain_for(ctx, ctx.universe[symbol]):
+            if name not in ctx.quotas.quotas:
+                continue
+            rooms = ctx.quotas.room(name, Purpose.HISTORY)
+            per_call = max((r.seconds / r.limit for r in rooms), default=0.0)
+            spacing = per_call if spacing is None else min(spacing, per_call)
+    return min(MAX_REQUEUE_DELAY, retry_after + random.uniform(0, max(1, waiting) * (spacing or 0.0)))

@@ -16,6 +16,7 @@ from finhub.model import Asset, AssetType, Observation
 from finhub.planner.fallback import DEFAULT_RETRY_AFTER, Fetched, fetch_quotes
 from finhub.runtime.context import Context
 from finhub.runtime.health import record_job
+from finhub.runtime.requeues import count_requeue
 from finhub.storage import latest_prices
 from providers.base import Unavailable
 
@@ -82,9 +83,11 @@ def requeue_delay(settings: Settings, asset_type: AssetType, fetched: Fetched, s
 
 def drop_superseded(ctx: Context, actor: str, asset_type: AssetType, symbols: list[str], scheduled: datetime,
                     fetched: Fetched) -> None:
-    """Log and count a throttled batch left to the next scheduled run."""
+    """Log (DEBUG: a spent budget is expected) and count a throttled batch left to the next scheduled
+    run; the health job's summary says how many (finhub.runtime.requeues)."""
     ctx.redis.hincrby(SUPERSEDED_KEY, str(asset_type), 1)
-    log.warning("quote batch dropped: the next scheduled run asks for it before the budget has room",
+    count_requeue(ctx.redis, actor, "dropped for the next run (budget spent)")
+    log.debug("quote batch dropped: the next scheduled run asks for it before the budget has room",
                 actor=actor, symbols=symbols, scheduled=scheduled.isoformat(timespec="seconds"),
                 wait_s=round(fetched.retry_after or 0.0, 1), skipped=fetched.skipped)
 
@@ -147,5 +150,6 @@ def quote_batch(ctx: Context, job: str, asset_type: AssetType, symbols: Sequence
         drop_superseded(ctx, job, asset_type, pending, scheduled, fetched)
     else:
         outcome.requeue, outcome.requeue_after = pending, delay
-        log.info("quota reached, re-queued", actor=job, symbols=pending, delay_s=round(delay, 1))
+        count_requeue(ctx.redis, job, "budget spent")  # summarised by the health job
+        log.debug("quota reached, re-queued", actor=job, symbols=pending, delay_s=round(delay, 1))
     return outcome

@@ -3,6 +3,9 @@
 Closed: calls go through. ``failures`` consecutive failures (429s, 5xx, timeouts) open it for
 ``cooldown`` seconds, during which callers skip the provider. After the cool-down exactly one caller
 wins the probe; its success closes the breaker, its failure opens it for another cool-down.
+
+The log says when a breaker opens (WARNING, once per outage) and when it closes (INFO); a failed
+probe re-opening it, and the calls refused while it is open, are DEBUG.
 """
 
 from __future__ import annotations
@@ -16,6 +19,9 @@ from redis import Redis
 
 from finhub.config import BreakerSettings
 from finhub.config.secrets import strip_secrets
+from finhub.logs import get_logger
+
+log = get_logger(__name__)
 
 #: Redis key prefix: ``finhub:breaker:<provider>`` is a hash, ``…:probe`` the probe token.
 KEY_PREFIX = "finhub:breaker"
@@ -67,12 +73,22 @@ class Breakers:
 
     def record_success(self, provider: str) -> bool:
         """Close the breaker; True if it was not closed before."""
-        return bool(self._success(keys=self._keys(provider)))
+        closed = bool(self._success(keys=self._keys(provider)))
+        if closed:
+            log.info("provider breaker closed: calls go through again", provider=provider)
+        return closed
 
     def record_failure(self, provider: str, error: str = "") -> bool:
         """Count a failure; True if this opened (or re-opened) the breaker."""
-        args = [time.time(), self.settings.failures, self.settings.cooldown, strip_secrets(error)[:200]]
-        return bool(self._failure(keys=self._keys(provider), args=args))
+        error = strip_secrets(error)[:200]
+        args = [time.time(), self.settings.failures, self.settings.cooldown, error]
+        opened = int(self._failure(keys=self._keys(provider), args=args))
+        if opened == 1:
+            log.warning(f"provider breaker open: calls skipped for {self.settings.cooldown:g} s, then one probe",
+                        provider=provider, error=error)
+        elif opened == 2:
+            log.debug("provider breaker probe failed: open again", provider=provider, error=error)
+        return bool(opened)
 
     def health(self, provider: str) -> Health:
         key, _ = self._keys(provider)

@@ -137,7 +137,7 @@ def _ask(provider: Provider, assets: list[Asset], purpose: Purpose, quotas: Quot
                 breakers.record_failure(name, str(failure))
                 result.skipped[name] = str(failure)
                 result.wait(failure.retry_after)
-                log.warning("provider failed, trying the next", provider=name, error=str(failure))
+                log.debug("provider failed, trying the next", provider=name, error=str(failure))
                 return settled, left
             if failure is not None:  # the whole answer was unusable, or the request refused
                 breakers.record_failure(name, str(failure))

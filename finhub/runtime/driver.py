@@ -25,6 +25,7 @@ from finhub.jobs.quotes import batches
 from finhub.logs import configure_logging, get_logger
 from finhub.model import EXCHANGE_TZ
 from finhub.planner.capacity import batch_size, build_plan, render
+from finhub.runtime.banner import banner, render_banner
 from finhub.runtime.context import Context
 from finhub.runtime.health import queue_depths
 from finhub.runtime.lease import Lease, claim_run
@@ -115,6 +116,10 @@ def _market_jobs(ctx: Context, stock_quotes: Callable[[], list]) -> list[Job]:
     ]
 
 
+#: Jobs whose first run was logged at INFO.
+_announced: set[str] = set()
+
+
 def _fire(ctx: Context, lease: Lease, job: Job) -> None:
     """Enqueue one scheduled run, if this driver is active and nobody fired this slot yet."""
     if not lease.held:
@@ -124,7 +129,9 @@ def _fire(ctx: Context, lease: Lease, job: Job) -> None:
     if not claim_run(ctx.redis, job.name, slot, (job.every or 86400) * 2):
         return
     sent = job.enqueue()
-    log.info("enqueued", job=job.name, messages=len(sent))
+    # Each job's first run at INFO, the rest at DEBUG: a line per run would be most of the log.
+    (log.debug if job.name in _announced else log.info)("enqueued", job=job.name, messages=len(sent))
+    _announced.add(job.name)
 
 
 def enqueue_once(ctx: Context, names: Collection[str] | None = None) -> int:
@@ -183,8 +190,12 @@ def main(argv: list[str] | None = None) -> int:
         log.warning(notice, symbol=symbol)
     ctx.engine  # noqa: B018 (migrate before any worker writes)
     workers = None if args.no_workers else start_workers(args.workers, {"FINHUB_REDIS_URL": redis_url})
-    print(f"finhub: data in {settings.database if settings.database_url is None else settings.database_url}; "
-          f"queues in {str(ctx.settings.redis_url)} (redis-cli: LLEN dramatiq:prices); logs on stderr", flush=True)
+    # Last at start-up, after the plan (APScheduler's "Added job" lines are quiet, see finhub.logs).
+    where = banner(settings, redis_url, None if args.no_workers else args.workers)
+    if settings.log_format == "json":
+        log.info("finhub is running", **where)
+    else:
+        print(render_banner(where), flush=True)
     try:
         return _run_once(ctx, args.timeout) if args.once else _run_forever(ctx)
     except KeyboardInterrupt:  # Ctrl+C before the scheduler took over the signal

@@ -12,7 +12,6 @@ import os
 import signal
 import subprocess
 import sys
-from pathlib import Path
 
 from finhub.logs import get_logger
 
@@ -41,11 +40,12 @@ def _die_with_parent() -> None:
 
 
 def start_workers(processes: int, env: dict[str, str]) -> subprocess.Popen:
-    """``dramatiq actors`` with ``processes`` processes, in a new process group, in this working
-    directory (so they read the same ``finhub.toml`` and ``var/`` as the driver)."""
-    dramatiq = Path(sys.executable).with_name("dramatiq")
-    command = [str(dramatiq), "actors", "--processes", str(processes), "--threads", str(THREADS),
-               "--worker-shutdown-timeout", str(SHUTDOWN_GRACE * 1000 - 2000)]
+    """``dramatiq actors`` (through :mod:`finhub.runtime.dramatiq_cli`) with ``processes`` processes,
+    in a new process group, in this working directory (so they read the same ``finhub.toml`` and
+    ``var/`` as the driver)."""
+    # dramatiq through finhub.runtime.dramatiq_cli: its master's own lines in finhub's log format.
+    command = [sys.executable, "-m", "finhub.runtime.dramatiq_cli", "actors", "--processes", str(processes),
+               "--threads", str(THREADS), "--worker-shutdown-timeout", str(SHUTDOWN_GRACE * 1000 - 2000)]
     proc = subprocess.Popen(command, env={**os.environ, **WORKER_ENV, **env}, start_new_session=True,
                             preexec_fn=_die_with_parent)
     log.info("workers started", pid=proc.pid, processes=processes, threads=THREADS)

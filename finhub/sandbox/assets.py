@@ -14,7 +14,10 @@ DEPRECATED_COIN_IDS = frozenset({"matic-network"})
 @cache
 def _maps() -> tuple[dict, dict, dict]:
     yahoo = {a.yahoo: a.symbol for a in DEFAULT_STOCKS + DEFAULT_CRYPTOS if a.yahoo}
-    coingecko = {a.coingecko_id: a.symbol for a in DEFAULT_CRYPTOS}
+    from finhub.sandbox.levels import recorded_coins
+
+    # The universe's coins, then the recorded top-100 and trending coins under their own symbols.
+    coingecko = {c.coin_id: c.symbol for c in recorded_coins()} | {a.coingecko_id: a.symbol for a in DEFAULT_CRYPTOS}
     alphavantage = {a.alphavantage: a.symbol for a in DEFAULT_STOCKS + DEFAULT_CRYPTOS if a.alphavantage}
     return yahoo, coingecko, alphavantage
 
@@ -33,7 +36,8 @@ def from_alphavantage(symbol: str) -> str:
 
 def coingecko_id(symbol: str) -> str:
     """The CoinGecko id of a canonical crypto symbol (for rankings)."""
-    return {v: k for k, v in _maps()[1].items()}.get(symbol, symbol.lower())
+    universe = {a.symbol: a.coingecko_id for a in DEFAULT_CRYPTOS}
+    return universe.get(symbol) or {v: k for k, v in _maps()[1].items()}.get(symbol, symbol.lower())
 
 
 def is_yahoo_crypto(symbol: str) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from finhub.sandbox import assets, generator, samples
+from finhub.sandbox import assets, generator, levels, samples
 from finhub.sandbox.controls import State
 from finhub.sandbox.http import Request, Response, json_response, text_response
 from finhub.universe import DEFAULT_CRYPTOS
@@ -85,10 +85,17 @@ def _simple_price(request: Request, state: State) -> Response:
 
 
 def _ranking(now: datetime) -> list[str]:
-    """Canonical symbols ranked by generated market cap: the universe plus synthetic coins."""
+    """Canonical symbols ranked by generated market cap: the universe's coins and the coins of the
+    recorded top-100 and trending lists (their recorded supply, at generated prices)."""
     symbols = [a.symbol for a in DEFAULT_CRYPTOS if a.coingecko_id not in assets.DEPRECATED_COIN_IDS]
-    symbols += [f"COIN{i:03d}" for i in range(1, 500)]
+    symbols += [c.symbol for c in levels.recorded_coins() if c.symbol not in symbols]
     return sorted(symbols, key=lambda s: -generator.market_cap(s, now, "coingecko"))
+
+
+def _name(symbol: str) -> str:
+    """A coin's name: as recorded, else CoinGecko's id capitalised (``bitcoin`` -> ``Bitcoin``)."""
+    coin = levels.coin_by_symbol().get(symbol)
+    return coin.name if coin is not None else assets.coingecko_id(symbol).replace("-", " ").title()
 
 
 def _markets(request: Request, state: State) -> Response:
@@ -109,7 +116,7 @@ def _markets(request: Request, state: State) -> Response:
     rows = []
     for rank, symbol in enumerate(ranked[(page - 1) * per_page: page * per_page], start=(page - 1) * per_page + 1):
         price = generator.price(symbol, now, "coingecko")
-        rows.append({"id": assets.coingecko_id(symbol), "symbol": symbol.lower(), "name": symbol.title(),
+        rows.append({"id": assets.coingecko_id(symbol), "symbol": symbol.lower(), "name": _name(symbol),
                      "current_price": price, "market_cap": generator.market_cap(symbol, now, "coingecko"),
                      "market_cap_rank": rank, "total_volume": generator.volume(symbol, now) * price,
                      "high_24h": price * 1.01, "low_24h": price * 0.99, "last_updated": now.isoformat()[:19] + ".000Z"})
@@ -117,22 +124,25 @@ def _markets(request: Request, state: State) -> Response:
 
 
 def _trending(request: Request, state: State) -> Response:
+    """The recorded trending coins, in their recorded order, at generated prices."""
     if state.controls["coingecko"].replay:
         sample = samples.find("coingecko", "search/trending", set(), request.query, request.now.date())
         if sample:
             return Response(200, samples.read(sample.file))
     now = generator.floor_minute(request.now)
     ranked = _ranking(now)
+    btc = generator.price("BTC", now, "coingecko")
     coins = []
-    for score, symbol in enumerate(sorted(ranked[:60], key=lambda s: generator.volume(s, now))[:15]):
+    for score, coin_id in enumerate(levels.trending_ids()):
+        symbol = assets.from_coingecko(coin_id)
         price = generator.price(symbol, now, "coingecko")
-        coin_id = assets.coingecko_id(symbol)
         coins.append({"item": {
-            "id": coin_id, "coin_id": 1000 + score, "name": symbol.title(), "symbol": symbol,
-            "market_cap_rank": ranked.index(symbol) + 1, "slug": coin_id, "price_btc": price / 60000,
-            "score": score, "data": {"price": price, "price_btc": str(price / 60000),
-                                     "market_cap": f"${generator.market_cap(symbol, now, 'coingecko'):,.0f}",
-                                     "total_volume": f"${generator.volume(symbol, now) * price:,.0f}"}}})
+            "id": coin_id, "coin_id": 1000 + score, "name": _name(symbol), "symbol": symbol,
+            "market_cap_rank": ranked.index(symbol) + 1 if symbol in ranked else None, "slug": coin_id,
+            "price_btc": price / btc, "score": score,
+            "data": {"price": price, "price_btc": str(price / btc),
+                     "market_cap": f"${generator.market_cap(symbol, now, 'coingecko'):,.0f}",
+                     "total_volume": f"${generator.volume(symbol, now) * price:,.0f}"}}})
     return json_response({"coins": coins, "nfts": [], "categories": []})
 
 

@@ -1,5 +1,9 @@
 """Deterministic prices: the same asset and minute always give the same price, and the providers
-agree within a small spread. Assets are keyed by our canonical symbol (BTC, AAPL)."""
+agree within a small spread. Assets are keyed by our canonical symbol (BTC, AAPL).
+
+Each asset moves around its recorded level (:mod:`finhub.sandbox.levels`) by smooth value noise on
+several scales (a month, a week, a day, an hour): hashed knots interpolated between, summed, so
+the path never repeats (no weekly or daily period) and stays within about ±20 % of the level."""
 
 from __future__ import annotations
 
@@ -18,17 +22,43 @@ def _unit(key: str) -> float:
 
 
 def base_price(symbol: str) -> float:
-    """The asset's typical price: between 1 and 10,000 depending on the symbol."""
-    return round(10 ** (4 * _unit(symbol)), 2) or 1.0
+    """The asset's typical price: its recorded level, else from its symbol's hash (stocks 10-1,000,
+    coins 0.1-100)."""
+    from finhub.sandbox.levels import STOCK_SYMBOLS, recorded_levels
+
+    level = recorded_levels().get(symbol)
+    if level is not None:
+        return level
+    if symbol in STOCK_SYMBOLS:
+        return round(10 ** (1 + 2 * _unit(symbol)), 2)
+    return round(10 ** (-1 + 3 * _unit(symbol)), 4)
+
+
+#: (period in seconds, amplitude as a fraction of the level) of the value-noise octaves.
+OCTAVES = ((30 * 86400.0, 0.10), (WEEK, 0.05), (86400.0, 0.02), (3600.0, 0.004))
+
+
+def _noise(symbol: str, t: float, period: float) -> float:
+    """Smooth noise in [-1, 1]: hashed values at multiples of ``period``, cosine-interpolated."""
+    k = math.floor(t / period)
+    f = t / period - k
+    a, b = (2 * _unit(f"{symbol}/{period:g}/{k + i}") - 1 for i in (0, 1))
+    w = (1 - math.cos(math.pi * f)) / 2
+    return a + (b - a) * w
+
+
+def _round(value: float) -> float:
+    if value >= 1:
+        return round(value, 4)
+    return float(f"{value:.6g}") if value > 0 else value
 
 
 def price(symbol: str, moment: datetime, provider: str = "yahoo", skew_pct: float = 0.0) -> float:
     """The asset's price at ``moment`` (minute resolution) as ``provider`` reports it."""
     t = moment.timestamp() // 60 * 60
-    phase = 2 * math.pi * _unit(symbol + "/phase")
-    wave = 1 + 0.05 * math.sin(2 * math.pi * t / WEEK + phase) + 0.01 * math.sin(2 * math.pi * t / 86400 + phase)
+    wave = 1 + sum(amplitude * _noise(symbol, t, period) for period, amplitude in OCTAVES)
     value = base_price(symbol) * wave * (1 + PROVIDER_SPREAD.get(provider, 0.0)) * (1 + skew_pct / 100)
-    return round(value, 6 if value < 1 else 4)
+    return _round(value)
 
 
 def volume(symbol: str, moment: datetime) -> float:
@@ -36,7 +66,12 @@ def volume(symbol: str, moment: datetime) -> float:
 
 
 def market_cap(symbol: str, moment: datetime, provider: str = "yahoo") -> float:
-    return round(price(symbol, moment, provider) * (1e8 + 1e10 * _unit(symbol + "/shares")), 0)
+    """Price times the recorded circulating supply (coins of the recorded lists), else a hashed share count."""
+    from finhub.sandbox.levels import coin_by_symbol
+
+    coin = coin_by_symbol().get(symbol)
+    shares = coin.supply if coin is not None else 1e8 + 1e10 * _unit(symbol + "/shares")
+    return round(price(symbol, moment, provider) * shares, 0)
 
 
 def bar(symbol: str, start: datetime, length: timedelta, provider: str = "yahoo", skew_pct: float = 0.0):

@@ -31,7 +31,8 @@ def stock_batches(client) -> int:
 
 def test_a_spent_stock_budget_keeps_the_prices_queue_bounded(env, redis_db, tmp_path):
     env.update({"FINHUB_DATABASE_URL": f"sqlite:///{tmp_path}/finhub.db", "FINHUB_SCHEDULE_STOCK_QUOTES": "2",
-                "FINHUB_YAHOO_QUOTA_PER_HOUR": "1"})   # no Alpha Vantage key: Yahoo is the only stock provider
+                "FINHUB_YAHOO_QUOTA_PER_HOUR": "1",    # no Alpha Vantage key: Yahoo is the only stock provider
+                "FINHUB_LOG_LEVEL": "DEBUG"})          # a dropped batch is DEBUG (counted for the summary)
     quotas = Quotas.from_settings(redis.Redis(host="127.0.0.1", port=6379, db=PIPELINE_DB), load_settings(environ=env))
     assert quotas.reserve("yahoo", Purpose.QUOTES)   # the hour's one call: spent before the first run
     log = open(tmp_path / "driver.log", "w")
@@ -59,7 +60,7 @@ def test_a_per_second_pause_is_waited_for_past_the_next_run(env, redis_db):
     # Five batches a run, one Yahoo call a second, a run every second: most batches wait for the
     # per-second window longer than the schedule's interval, and every one of them is still served.
     env.update({"FINHUB_SCHEDULE_STOCK_QUOTES": "1", "FINHUB_YAHOO_BATCH_SIZE": "10",
-                "FINHUB_YAHOO_QUOTA_PER_SECOND": "1"})
+                "FINHUB_YAHOO_QUOTA_PER_SECOND": "1", "FINHUB_LOG_LEVEL": "DEBUG"})  # re-queues are DEBUG
     done = subprocess.run([sys.executable, str(ROOT / "start_background_jobs.py"), "--once", "--workers", "1",
                            "--timeout", "90"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=150)
     assert done.returncode == 0, done.stderr[-3000:]

@@ -1,0 +1,28 @@
+"""``dramatiq`` with finhub's logging: ``python -m finhub.runtime.dramatiq_cli actors [dramatiq args]``.
+
+dramatiq's CLI calls ``logging.basicConfig`` with its own plain-text format in the master process
+(its "booting up" and "Sending signal" lines) and in every worker before the actors module is
+imported. Here finhub's logging is configured first and dramatiq runs with ``--skip-logging``, so
+the master's lines go through finhub's handler too (one JSON object a line in JSON mode); the
+workers configure it again when they import ``actors`` (their stderr is then dramatiq's pipe).
+"""
+
+from __future__ import annotations
+
+import sys
+
+from dramatiq.cli import main as dramatiq_main
+from dramatiq.cli import make_argument_parser
+
+from finhub.config import load_settings
+from finhub.logs import configure_logging
+
+
+def main(argv: list[str] | None = None) -> int:
+    configure_logging(load_settings())
+    args = make_argument_parser().parse_args(["--skip-logging", *(sys.argv[1:] if argv is None else argv)])
+    return dramatiq_main(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
