@@ -8,11 +8,13 @@ from finhub.planner.quota import KEY_PREFIX, WINDOWS_MS, Quotas
 class FakeClock:
     """A clock for ``Breakers`` and ``Quotas`` that stands still until the test steps it.
 
-    It starts at the real time, so what it stamps in Redis looks like what production stamps.
+    It starts near the real time, so what it stamps in Redis looks like what production stamps, and
+    half-way through a millisecond: ``Quotas`` stamps whole milliseconds, and stepping by a
+    ``retry_after`` (whole milliseconds) must not land on a boundary that float rounding could tip.
     """
 
-    def __init__(self, start: float | None = None) -> None:
-        self.now = time.time() if start is None else start
+    def __init__(self) -> None:
+        self.now = int(time.time()) + 0.0005
 
     def __call__(self) -> float:
         return self.now
@@ -23,7 +25,7 @@ class FakeClock:
 
 
 def used(quotas: Quotas, provider: str, window: str) -> int:
-    """Calls counted in ``window`` (e.g. ``"per_day"``) of ``provider`` right now, read from Redis."""
-    now_ms = time.time_ns() // 1_000_000
+    """Calls counted in ``window`` (e.g. ``"per_day"``) of ``provider`` at the quotas' now, read from Redis."""
+    now_ms = int(quotas.clock() * 1000)
     start = now_ms - int(WINDOWS_MS[window] * quotas.time_scale)
     return int(quotas.redis.zcount(f"{KEY_PREFIX}:{provider}:calls", start, now_ms))
