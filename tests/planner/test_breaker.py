@@ -9,7 +9,7 @@ import pytest
 
 from finhub.config import BreakerSettings
 from finhub.planner.breaker import Breakers, State
-from tests.planner.helpers import FakeClock
+from tests.clock import FakeClock
 
 
 def test_consecutive_failures_open_then_one_probe_decides(redis_client):

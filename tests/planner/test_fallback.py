@@ -15,7 +15,8 @@ from finhub.planner.fallback import fetch_quotes
 from finhub.planner.quota import ARRIVAL_MARGIN_MS, Purpose, Quotas
 from finhub.universe import build_universe
 from providers.base import BadSymbol, Provider, Quotes, RateLimited, Unavailable
-from tests.planner.helpers import FakeClock, used
+from tests.clock import FakeClock
+from tests.planner.helpers import used
 
 UNIVERSE = build_universe()
 STOCKS = UNIVERSE.stocks[:6]

@@ -11,7 +11,8 @@ from pyrate_limiter import RateItem
 
 from finhub.config import QuotaSettings, load_settings
 from finhub.planner.quota import ARRIVAL_MARGIN_MS, Purpose, Quotas, purpose_rates
-from tests.planner.helpers import FakeClock, used
+from tests.clock import FakeClock
+from tests.planner.helpers import used
 from tests.redis_dbs import PLANNER_DB
 
 #: Seconds every window is counted beyond the provider's (see finhub.planner.quota).
