@@ -251,7 +251,6 @@ def situations(draw):
     return observations, primary, now, last_good
 
 
-@pytest.mark.slow  # 300 examples
 @settings(max_examples=300, deadline=None)
 @given(situation=situations(), data=st.data())
 def test_order_of_sources_never_changes_the_decision(situation, data):
@@ -261,7 +260,6 @@ def test_order_of_sources_never_changes_the_decision(situation, data):
         decide(observations, primary=primary, now=now, last_good=last_good)
 
 
-@pytest.mark.slow  # 300 examples
 @settings(max_examples=300, deadline=None)
 @given(situation=situations())
 def test_a_bad_value_is_never_stored(situation):
