@@ -15,7 +15,8 @@ Concurrency (calls in flight) is not a window, and no maintained library offers 
 semaphore whose slots expire when a holder is killed, so :class:`Quotas` keeps a tiny one here: a
 sorted set of holders scored by their expiry, pruned on every acquire.
 
-Timestamps come from the calling host's clock (pyrate-limiter's choice): keep hosts NTP-synced.
+Timestamps come from the calling host's clock (``Quotas``' ``clock``, ``time.time`` unless a test
+steps a fake one), as pyrate-limiter's do: keep hosts NTP-synced.
 Every window is counted :data:`ARRIVAL_MARGIN_MS` longer than the provider's, because the provider
 counts a call when it arrives, not when it was reserved. ``Settings.time_scale`` shrinks every
 window and spacing by one factor (benchmarks run a day in minutes), never the margin.
