@@ -5,7 +5,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.redis_dbs import PLANNER_DB
+
+#: Each test starts finhub processes twice over: seconds each on a small machine.
+pytestmark = pytest.mark.slow
 
 FINHUB = Path(sys.executable).with_name("finhub")
 

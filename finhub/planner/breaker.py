@@ -11,6 +11,7 @@ probe re-opening it, and the calls refused while it is open, are DEBUG.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -27,7 +28,13 @@ log = get_logger(__name__)
 KEY_PREFIX = "finhub:breaker"
 
 
+#: A clock: the current time in seconds since the epoch. Tests pass a fake one they step.
+Clock = Callable[[], float]
+
+
 class State(StrEnum):
+    """Where a provider's breaker stands."""
+
     CLOSED = "closed"
     OPEN = "open"
     HALF_OPEN = "half_open"
@@ -47,9 +54,12 @@ class Health:
 class Breakers:
     """Open, probe and close provider breakers kept in Redis."""
 
-    def __init__(self, redis: Redis, settings: BreakerSettings) -> None:
+    def __init__(self, redis: Redis, settings: BreakerSettings, clock: Clock = time.time) -> None:
+        """Breakers kept in ``redis``; ``clock`` dates openings and ends cool-downs (every worker
+        sharing the Redis must read a synchronised clock, as with the quotas)."""
         self.redis = redis
         self.settings = settings
+        self.clock = clock
         self._failure = redis.register_script(_script("breaker_failure.lua"))
         self._success = redis.register_script(_script("breaker_success.lua"))
 
@@ -63,7 +73,7 @@ class Breakers:
         state, until = (_text(v) for v in self.redis.hmget(key, "state", "until"))
         if state in (None, "closed"):
             return True
-        if time.time() < float(until or 0):
+        if self.clock() < float(until or 0):
             return False
         # Cool-down over: one caller becomes the probe (its token expires should it die).
         if self.redis.set(probe, "1", nx=True, ex=max(1, int(self.settings.cooldown))):
@@ -81,7 +91,7 @@ class Breakers:
     def record_failure(self, provider: str, error: str = "") -> bool:
         """Count a failure; True if this opened (or re-opened) the breaker."""
         error = strip_secrets(error)[:200]
-        args = [time.time(), self.settings.failures, self.settings.cooldown, error]
+        args: list[str | float] = [self.clock(), self.settings.failures, self.settings.cooldown, error]
         opened = int(self._failure(keys=self._keys(provider), args=args))
         if opened == 1:
             log.warning(f"provider breaker open: calls skipped for {self.settings.cooldown:g} s, then one probe",
@@ -91,6 +101,7 @@ class Breakers:
         return bool(opened)
 
     def health(self, provider: str) -> Health:
+        """The breaker of ``provider`` as it stands now (closed if it never failed)."""
         key, _ = self._keys(provider)
         raw = {_text(k): _text(v) for k, v in self.redis.hgetall(key).items()}
         state = State(raw.get("state") or "closed")
@@ -99,11 +110,12 @@ class Breakers:
             provider=provider,
             state=state,
             failures=int(raw.get("failures") or 0),
-            retry_after=max(0.0, until - time.time()) if state != State.CLOSED else 0.0,
+            retry_after=max(0.0, until - self.clock()) if state != State.CLOSED else 0.0,
             last_error=raw.get("last_error") or "",
         )
 
     def reset(self, provider: str) -> None:
+        """Forget the breaker of ``provider``: closed, no failures counted (tests, and a manual reset)."""
         self.redis.delete(*self._keys(provider))
 
 

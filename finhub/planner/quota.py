@@ -15,7 +15,8 @@ Concurrency (calls in flight) is not a window, and no maintained library offers 
 semaphore whose slots expire when a holder is killed, so :class:`Quotas` keeps a tiny one here: a
 sorted set of holders scored by their expiry, pruned on every acquire.
 
-Timestamps come from the calling host's clock (pyrate-limiter's choice): keep hosts NTP-synced.
+Timestamps come from the calling host's clock (``Quotas``' ``clock``, ``time.time`` unless a test
+steps a fake one), as pyrate-limiter's do: keep hosts NTP-synced.
 Every window is counted :data:`ARRIVAL_MARGIN_MS` longer than the provider's, because the provider
 counts a call when it arrives, not when it was reserved. ``Settings.time_scale`` shrinks every
 window and spacing by one factor (benchmarks run a day in minutes), never the margin.
@@ -25,13 +26,14 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from typing import Any, cast
 
-from pyrate_limiter import Duration, Rate, RateItem
+from pyrate_limiter import Decision, Duration, Rate, RateItem
 from pyrate_limiter.buckets.redis_bucket import RedisBucket
 from redis import Redis
 
@@ -53,6 +55,9 @@ ARRIVAL_MARGIN_MS = 100
 
 #: The reservation script: pyrate-limiter's, with the changes its header explains.
 PUT_ITEM = Path(__file__).with_name("put_item.lua").read_text()
+
+#: A clock: the current time in seconds since the epoch. Tests pass a fake one they step.
+Clock = Callable[[], float]
 
 WINDOWS_MS: dict[str, int] = {
     "per_second": int(Duration.SECOND),
@@ -133,8 +138,11 @@ class Quotas:
     """Reserve provider calls against shared budgets in Redis."""
 
     def __init__(self, redis: Redis, quotas: dict[str, QuotaSettings], slot_ttl: float = SLOT_TTL_SECONDS,
-                 time_scale: float = 1.0) -> None:
+                 time_scale: float = 1.0, clock: Clock = time.time) -> None:
+        """Budgets of ``quotas`` (by provider name) in ``redis``; ``clock`` stamps reservations and
+        concurrency slots (every host sharing the Redis must read a synchronised clock)."""
         self.redis = redis
+        self.clock = clock
         self.slot_ttl = slot_ttl
         self.quotas = quotas
         self.time_scale = time_scale
@@ -143,9 +151,10 @@ class Quotas:
         self._acquire_slot = redis.register_script(Path(__file__).with_name("slot_acquire.lua").read_text())
 
     @classmethod
-    def from_settings(cls, redis: Redis, settings: Settings) -> Quotas:
+    def from_settings(cls, redis: Redis, settings: Settings, clock: Clock = time.time) -> Quotas:
+        """The quotas of every registered provider as ``settings`` configure them."""
         return cls(redis, {p.name: p.quota(settings) for p in PROVIDERS},
-                   time_scale=settings.time_scale)
+                   time_scale=settings.time_scale, clock=clock)
 
     def _purpose_rates(self, provider: str, purpose: Purpose) -> list[Rate]:
         key = (provider, purpose)
@@ -171,17 +180,21 @@ class Quotas:
         bucket = self._bucket(provider, Purpose(purpose))
         if bucket is None:
             return Reservation(True)
-        now_ms = bucket.now()
+        # Stamped by our clock rather than ``bucket.now()``: pyrate-limiter judges by the item's stamp.
+        now_ms = self._now_ms()
         decision = bucket.put_decision(RateItem(f"{purpose}", now_ms, weight=calls))
+        # A bucket over a synchronous Redis client answers synchronously; only redis.asyncio awaits.
+        if not isinstance(decision, Decision):
+            raise TypeError("Quotas needs a synchronous Redis client")
         if decision.allowed:
             if now_ms % 50 == 0:  # prune old entries now and then; ZCOUNT ignores them anyway
                 self.redis.zremrangebyscore(bucket.bucket_key, 0, now_ms - MONTH_MS)
             return Reservation(True)
         failing = decision.failing_rate
-        wait_ms = decision.retry_after_ms
-        if not wait_ms or wait_ms <= 0:
+        wait_ms: float = decision.retry_after_ms or 0
+        if wait_ms <= 0:
             # A burst larger than the window waits for it to empty: for its newest call to leave it.
-            newest = self.redis.zrange(bucket.bucket_key, -1, -1, withscores=True)
+            newest = cast(list[tuple[Any, float]], self.redis.zrange(bucket.bucket_key, -1, -1, withscores=True))
             wait_ms = newest[0][1] + failing.interval - now_ms + 1 if newest and failing else 1
         window = self._window(failing.interval) if failing else "min_spacing"
         return Reservation(False, retry_after=wait_ms / 1000, window=window)
@@ -190,13 +203,13 @@ class Quotas:
         """Every window ``purpose``'s reservations of ``provider`` check, with the calls it takes now,
         counted as :meth:`reserve` counts them."""
         rates = self._purpose_rates(provider, Purpose(purpose))
-        now_ms = time.time_ns() // 1_000_000
+        now_ms = self._now_ms()
         with self.redis.pipeline(transaction=False) as pipe:
             for rate in rates:
                 pipe.zcount(f"{KEY_PREFIX}:{provider}:calls", now_ms - rate.interval, "+inf")
             counts = pipe.execute()
         return [Room(self._window(rate.interval), rate.limit, max(0, rate.limit - int(count)), rate.interval / 1000)
-                for rate, count in zip(rates, counts)]
+                for rate, count in zip(rates, counts, strict=True)]
 
     @contextmanager
     def slot(self, provider: str) -> Iterator[bool]:
@@ -206,13 +219,17 @@ class Quotas:
             yield True
             return
         key, token = f"{KEY_PREFIX}:{provider}:inflight", uuid.uuid4().hex
-        now = time.time()
+        now = self.clock()
         held = bool(self._acquire_slot(keys=[key], args=[now, limit, now + self.slot_ttl, token]))
         try:
             yield held
         finally:
             if held:
                 self.redis.zrem(key, token)
+
+    def _now_ms(self) -> int:
+        """The clock in whole milliseconds, as pyrate-limiter stamps calls."""
+        return int(self.clock() * 1000)
 
     def reset(self, provider: str) -> None:
         """Forget the provider's counted calls and slots (tests, and a manual reset)."""

@@ -20,6 +20,11 @@ LEASE_TTL_MS = 6000
 
 
 class Lease:
+    """This driver's claim on the scheduler lease ``key``, which expires ``ttl_ms`` after its last renewal.
+
+    It reads no local clock: Redis expires the key (PX), so a holder's death is noticed by the
+    server's clock alone. Its tests use a short ``ttl_ms`` and poll for the hand-over.
+    """
 
     def __init__(self, redis: Redis, key: str = LEASE_KEY, ttl_ms: int = LEASE_TTL_MS) -> None:
         self.redis, self.key, self.ttl_ms = redis, key, ttl_ms
@@ -37,6 +42,7 @@ class Lease:
         return self.held
 
     def release(self) -> None:
+        """Give the lease up at once (a clean stop), unless another driver holds it by now."""
         if self.held:
             self._release(keys=[self.key], args=[self.token])
             self.held = False

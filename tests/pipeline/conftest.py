@@ -4,16 +4,16 @@ of its own, flushed) and the provider sandbox."""
 import os
 import subprocess
 import sys
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from finhub.sandbox import Sandbox
+from tests.polling import wait_for  # noqa: F401 - the pipeline tests import it from here
+from tests.redis_dbs import PIPELINE_DB, flushed
 
 ROOT = Path(__file__).resolve().parents[2]
-from tests.redis_dbs import PIPELINE_DB, flushed
 
 #: Frozen provider time: a Friday with NYSE open, so every rerun sees the same market times.
 FROZEN = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
@@ -44,16 +44,6 @@ def env(tmp_path, sandbox, redis_db):
             # (staleness has tests of its own, with a frozen "now").
             "FINHUB_VALIDATION_STOCK_HEARTBEAT": "1e9", "FINHUB_VALIDATION_CRYPTO_HEARTBEAT": "1e9",
             "PYTHONPATH": str(ROOT), "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
-
-
-def wait_for(check, timeout, step=0.2):
-    """Whether ``check()`` came true within ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(step)
-    return False
 
 
 def driver(env, *args, **popen):

@@ -10,7 +10,12 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.pipeline.conftest import wait_for
+
+#: Real drivers and worker processes, waiting on real schedules and lease expiry.
+pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -29,6 +29,7 @@ def database(request, env, tmp_path):
         c.execute(text(f"DROP SCHEMA {schema} CASCADE"))
 
 
+@pytest.mark.slow  # a real driver and workers, twice
 def test_once_stores_every_asset_and_a_rerun_adds_no_duplicates(env, database, sandbox):
     import subprocess
     import sys

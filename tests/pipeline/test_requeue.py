@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import redis
 
 from finhub.config import load_settings
@@ -16,6 +17,9 @@ from finhub.planner.quota import Purpose, Quotas
 from finhub.universe import build_universe
 from tests.pipeline.conftest import driver, wait_for
 from tests.redis_dbs import PIPELINE_DB
+
+#: A real driver and workers, watched over several real scheduled runs.
+pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
 STOCKS = sum(1 for a in build_universe().stocks if a.active)

@@ -81,6 +81,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.slow  # a real driver, workers and embedded Redis server
 def test_no_redis_anywhere_runs_on_the_embedded_one(env, tmp_path):
     del env["FINHUB_REDIS_URL"]
     env["FINHUB_DATABASE_URL"] = f"sqlite:///{tmp_path}/finhub.db"

@@ -3,6 +3,7 @@
 import subprocess
 import sys
 
+import pytest
 from sqlalchemy import create_engine, text
 
 from finhub.universe import build_universe
@@ -11,6 +12,7 @@ from tests.pipeline.conftest import ROOT
 UNIVERSE = build_universe()
 
 
+@pytest.mark.slow  # a real driver and workers
 def test_a_skewed_crypto_is_quarantined_and_every_other_crypto_validated(env, sandbox, tmp_path):
     env["FINHUB_DATABASE_URL"] = f"sqlite:///{tmp_path}/finhub.db"
     sandbox.configure("yahoo", skew={"BTC-USD": 5.0})

@@ -1,4 +1,8 @@
-"""Fallback chains over real Redis budgets and breakers, with scripted providers behind the interface."""
+"""Fallback chains over real Redis budgets and breakers, with scripted providers behind the interface.
+
+Budgets and breakers read one fake clock, which stands still unless a test steps it: a window or
+cool-down never passes by accident on a slow machine.
+"""
 
 from datetime import UTC, datetime
 
@@ -11,10 +15,11 @@ from finhub.planner.fallback import fetch_quotes
 from finhub.planner.quota import ARRIVAL_MARGIN_MS, Purpose, Quotas
 from finhub.universe import build_universe
 from providers.base import BadSymbol, Provider, Quotes, RateLimited, Unavailable
+from tests.clock import FakeClock
+from tests.planner.helpers import used
 
 UNIVERSE = build_universe()
 STOCKS = UNIVERSE.stocks[:6]
-from tests.planner.helpers import used
 
 
 class Scripted(Provider):
@@ -48,10 +53,16 @@ class Scripted(Provider):
 
 
 @pytest.fixture
-def planner(redis_client):
+def clock():
+    return FakeClock()
+
+
+@pytest.fixture
+def planner(redis_client, clock):
     quotas = Quotas(redis_client, {"yahoo": QuotaSettings(per_minute=60, concurrency=1),
-                                   "alphavantage": QuotaSettings(per_second=1, per_minute=5, per_day=25)})
-    breakers = Breakers(redis_client, BreakerSettings(failures=2, cooldown=60))
+                                   "alphavantage": QuotaSettings(per_second=1, per_minute=5, per_day=25)},
+                    clock=clock)
+    breakers = Breakers(redis_client, BreakerSettings(failures=2, cooldown=60), clock=clock)
     return quotas, breakers
 
 
@@ -122,11 +133,11 @@ def test_no_free_slot_spends_no_budget_anywhere_and_asks_to_come_back(planner):
     assert got.pending == STOCKS and got.throttled and 0 < got.retry_after <= 1
 
 
-def test_a_short_pause_of_the_primary_spares_the_fallback_budget(redis_client):
-    # A 5 s spacing: the second walk comes well within it even on a loaded machine.
+def test_a_short_pause_of_the_primary_spares_the_fallback_budget(redis_client, clock):
+    # A 5 s spacing: the second walk comes within it (the clock stands still until stepped).
     quotas = Quotas(redis_client, {"coingecko": QuotaSettings(per_minute=5, min_spacing=5.0),
-                                   "alphavantage": QuotaSettings(per_day=25)})
-    breakers = Breakers(redis_client, BreakerSettings(failures=2, cooldown=60))
+                                   "alphavantage": QuotaSettings(per_day=25)}, clock=clock)
+    breakers = Breakers(redis_client, BreakerSettings(failures=2, cooldown=60), clock=clock)
     cryptos = UNIVERSE.cryptos[:2]
     coingecko, av = Scripted("coingecko", 250), Scripted("alphavantage", 1)
     providers = {"coingecko": coingecko, "alphavantage": av}
@@ -135,3 +146,6 @@ def test_a_short_pause_of_the_primary_spares_the_fallback_budget(redis_client):
     assert (coingecko.calls, av.calls) == (1, 0) and used(quotas, "alphavantage", "per_day") == 0
     # pyrate-limiter asks for 1 ms past the window, whose end it counts inclusively.
     assert got.pending == cryptos and got.throttled and 0 < got.retry_after <= 5.01 + ARRIVAL_MARGIN_MS / 1000
+    clock.advance(got.retry_after)  # coming back when told, the primary answers again
+    assert fetch_quotes(cryptos, ["coingecko", "alphavantage"], providers, quotas, breakers).observations
+    assert (coingecko.calls, av.calls) == (2, 0)

@@ -1,4 +1,7 @@
-"""Quota reservations in real Redis: every window, purpose ceilings, many processes, restarts."""
+"""Quota reservations in real Redis: every window, purpose ceilings, many processes, restarts.
+
+Where a test waits for a window to pass, the quotas read a fake clock it steps instead.
+"""
 
 import multiprocessing
 import time
@@ -8,6 +11,7 @@ from pyrate_limiter import RateItem
 
 from finhub.config import QuotaSettings, load_settings
 from finhub.planner.quota import ARRIVAL_MARGIN_MS, Purpose, Quotas, purpose_rates
+from tests.clock import FakeClock
 from tests.planner.helpers import used
 from tests.redis_dbs import PLANNER_DB
 
@@ -15,8 +19,9 @@ from tests.redis_dbs import PLANNER_DB
 MARGIN = ARRIVAL_MARGIN_MS / 1000
 
 
-def quotas(client, **limits) -> Quotas:
-    return Quotas(client, {"p": QuotaSettings(**limits)})
+def quotas(client, clock=None, **limits) -> Quotas:
+    """Quotas of one provider ``p`` limited as ``limits`` say, on the real clock unless given one."""
+    return Quotas(client, {"p": QuotaSettings(**limits)}, clock=clock or time.time)
 
 
 def grant_count(q: Quotas, purpose: Purpose, attempts: int) -> int:
@@ -24,28 +29,34 @@ def grant_count(q: Quotas, purpose: Purpose, attempts: int) -> int:
 
 
 def test_refusal_names_the_window_and_when_to_come_back(redis_client):
-    q = quotas(redis_client, per_second=1, per_minute=5, per_day=25)
+    clock = FakeClock()
+    q = quotas(redis_client, clock, per_second=1, per_minute=5, per_day=25)
     assert q.reserve("p", Purpose.FALLBACK)
     refused = q.reserve("p", Purpose.FALLBACK)
     assert not refused and refused.window == "per_second" and 0.5 < refused.retry_after <= 1.01 + MARGIN
-    time.sleep(refused.retry_after)
+    clock.advance(refused.retry_after - 0.001)
+    assert not q.reserve("p", Purpose.FALLBACK)  # a millisecond early is still too early
+    clock.advance(0.001)
     assert q.reserve("p", Purpose.FALLBACK)
 
 
 def test_a_burst_larger_than_a_window_goes_through_once_the_window_is_empty(redis_client):
     # Yahoo by default: 3 a second, 90 % for quotes: 2. A first quote with yfinance's cookie and
     # crumb requests is 3 calls, more than the quotes' second can ever hold.
-    q = Quotas.from_settings(redis_client, load_settings(environ={}))
+    clock = FakeClock()
+    q = Quotas.from_settings(redis_client, load_settings(environ={}), clock=clock)
     assert q.reserve("yahoo", Purpose.QUOTES, 3)
     assert used(q, "yahoo", "per_second") == 3  # counted whole: Yahoo's 3 a second are all spent
     refused = q.reserve("yahoo", Purpose.QUOTES, 1)
     assert not refused and refused.window == "per_second"
     assert not q.reserve("yahoo", Purpose.FALLBACK, 1)  # its ceiling is the full 3
-    time.sleep(refused.retry_after)
+    clock.advance(refused.retry_after)
     assert q.reserve("yahoo", Purpose.QUOTES, 1)
     refused = q.reserve("yahoo", Purpose.QUOTES, 3)  # the window is not empty: wait until it is
     assert not refused and refused.window == "per_second" and 0.5 < refused.retry_after <= 1.01 + MARGIN
-    time.sleep(refused.retry_after)
+    clock.advance(refused.retry_after - 0.001)
+    assert not q.reserve("yahoo", Purpose.QUOTES, 3)  # a millisecond early the last call is still in it
+    clock.advance(0.001)
     assert q.reserve("yahoo", Purpose.QUOTES, 3)
 
 
@@ -98,15 +109,19 @@ def test_many_processes_never_exceed_the_quota(redis_client):
 
 
 def test_concurrency_slots_expire_when_a_holder_dies(redis_client):
-    q = Quotas(redis_client, {"p": QuotaSettings(concurrency=1)}, slot_ttl=0.3)
+    clock = FakeClock()
+    q = Quotas(redis_client, {"p": QuotaSettings(concurrency=1)}, slot_ttl=0.3, clock=clock)
     with q.slot("p") as first, q.slot("p") as second:
         assert first and not second
     with q.slot("p") as again:
         assert again  # released on exit
-    redis_client.zadd("finhub:quota:p:inflight", {"killed-worker": time.time() + 0.3})
+    redis_client.zadd("finhub:quota:p:inflight", {"killed-worker": clock() + 0.3})
     with q.slot("p") as blocked:
         assert not blocked
-    time.sleep(0.35)
+    clock.advance(0.29)
+    with q.slot("p") as still_blocked:
+        assert not still_blocked
+    clock.advance(0.06)
     with q.slot("p") as after_expiry:
         assert after_expiry
 
@@ -123,12 +138,12 @@ def test_default_quotas_are_valid_rate_lists_for_every_purpose():
 
 
 def test_the_next_call_waits_out_the_window_and_the_arrival_margin(redis_client):
-    q = quotas(redis_client, per_second=1)
-    before = time.time()
+    q = quotas(redis_client, FakeClock(), per_second=1)
     assert q.reserve("p", Purpose.FALLBACK)
     refused = q.reserve("p", Purpose.FALLBACK)
-    # The first call may reach the provider late: the second waits the provider's second and the margin.
-    assert not refused and refused.retry_after >= 1.0 + MARGIN - (time.time() - before) - 0.002
+    # The first call may reach the provider late: the second waits the provider's second and the margin
+    # (the clock stood still between the two, so none of that wait has passed yet).
+    assert not refused and refused.retry_after >= 1.0 + MARGIN
 
 
 def test_a_caller_whose_clock_read_lags_still_counts_calls_stamped_after_it(redis_client):

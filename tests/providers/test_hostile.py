@@ -5,12 +5,16 @@ import json
 import math
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from finhub.model import MAX_CLOCK_SKEW
 from finhub.universe import build_universe
 from providers.base import ProviderError
+
+#: A thousand bodies per provider through a real HTTP server: seconds each.
+pytestmark = pytest.mark.slow
 
 UNIVERSE = build_universe()
 CASES = settings(max_examples=1000, deadline=None, suppress_health_check=list(HealthCheck))

@@ -1,12 +1,12 @@
 """The copies of the newest rows (assets_latestprice) follow every write to the history, on both databases."""
 
 import threading
-import time
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select, text
 
 from finhub.storage import delete_older_than, latest, latest_prices, prices, refresh_latest, store_judged, upsert_prices
+from tests.polling import wait_for
 
 T0 = datetime(2026, 11, 20, 21, 0, tzinfo=UTC)
 
@@ -133,6 +133,26 @@ def test_the_sweep_moving_rows_while_quotes_are_stored_cannot_deadlock(engine):
     assert copies(engine) == newest_in_history(engine)
 
 
+#: Backends waiting, directly or through another waiter, for a lock the backend :pid holds.
+_WAITING_BEHIND = text("""
+    WITH RECURSIVE behind(pid) AS (
+        SELECT pid FROM pg_stat_activity WHERE :pid = ANY(pg_blocking_pids(pid))
+        UNION
+        SELECT a.pid FROM pg_stat_activity a JOIN behind b ON b.pid = ANY(pg_blocking_pids(a.pid)))
+    SELECT count(*) FROM behind""")
+
+
+def _parked(engine, holder, thread, waiting: int) -> bool:
+    """Once ``thread`` is done or ``waiting`` backends queue behind ``holder``'s locks: the order of
+    the writers is then set (polled, not slept for)."""
+    pid = holder.execute(text("SELECT pg_backend_pid()")).scalar()
+
+    def settled():
+        with engine.connect() as c:
+            return not thread.is_alive() or c.execute(_WAITING_BEHIND, {"pid": pid}).scalar() >= waiting
+    return wait_for(settled, 10, step=0.02)
+
+
 def _in_thread(target, failures):
     def run():
         try:
@@ -156,9 +176,9 @@ def test_locks_follow_the_writers_order_whatever_the_databases_collation(postgre
         moved = [{**row("BRK.B", 1), "reason": "disagreement", "detail": "", "observations": []}]
         sweep = _in_thread(lambda: store_judged(engine, [row("BRKA", 1, 2.0, validation_status="validated")], moved,
                                                 move=True), failures)
-        time.sleep(0.3)
+        assert _parked(engine, holder, sweep, 1)
         quotes = _in_thread(lambda: upsert_prices(engine, [row("BRK.B", 0, 1.1), row("BRKA", 0, 2.1)]), failures)
-        time.sleep(0.3)
+        assert _parked(engine, holder, quotes, 2)
     sweep.join()
     quotes.join()
     assert failures == []
@@ -172,9 +192,9 @@ def test_a_full_refresh_while_writers_store_new_symbols(postgres_engine):
     with engine.connect() as holder, holder.begin():  # a writer in the middle of its transaction
         holder.execute(text("SELECT 1 FROM assets_latestprice WHERE symbol = 'AAPL' FOR UPDATE"))
         refresh = _in_thread(lambda: refresh_latest(engine), failures)
-        time.sleep(0.3)
+        assert _parked(engine, holder, refresh, 1)
         newcomer = _in_thread(lambda: upsert_prices(engine, [row("NVDA", 0, 2.0)]), failures)
-        time.sleep(0.3)
+        assert _parked(engine, holder, newcomer, 2)
     refresh.join()
     newcomer.join()
     assert failures == []

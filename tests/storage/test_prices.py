@@ -179,6 +179,7 @@ def _migrate(url, options, out):
         out.put(repr(exc))
 
 
+@pytest.mark.slow  # several processes migrating at once
 def test_concurrent_migrations_from_several_processes(database_url):
     url, options = database_url
     out = multiprocessing.get_context("spawn").Queue()
