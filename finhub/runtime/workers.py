@@ -12,6 +12,9 @@ import os
 import signal
 import subprocess
 import sys
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from finhub.logs import get_logger
@@ -63,3 +66,95 @@ def stop_workers(proc: subprocess.Popen, grace: float = SHUTDOWN_GRACE) -> int:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
     return proc.returncode
+
+
+#: Restarts within ``CRASH_WINDOW`` seconds that make a crash loop: the driver stops instead.
+CRASH_RESTARTS = 5
+CRASH_WINDOW = 60.0
+#: Backoff before a restart: doubles from the first to the last with each restart in the window.
+BACKOFF = (1.0, 30.0)
+
+
+class CrashLoop(RuntimeError):
+    """The worker pool keeps dying: restarting it again would only spin."""
+
+
+class WorkerPool:
+    """The ``dramatiq actors`` master, watched: :meth:`check` (call it every second or so) restarts
+    it when it exited or lost a worker process (dramatiq's master then stops the others and exits
+    with status 0), after a backoff, and raises :class:`CrashLoop` at the ``CRASH_RESTARTS``-th
+    restart within ``CRASH_WINDOW`` seconds."""
+
+    def __init__(self, processes: int, env: dict[str, str], clock: Callable[[], float] = time.monotonic) -> None:
+        self.processes, self.env, self.clock = processes, env, clock
+        self.restarts: list[float] = []   # clock times of the restarts in the window
+        self.proc: subprocess.Popen | None = None
+        self.restart_at: float | None = None
+        self._children: set[int] = set()
+        self._lost: int | None = None
+        self._lock = threading.Lock()
+        self.stopped = False
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc else None
+
+    def start(self) -> None:
+        self.proc = start_workers(self.processes, self.env)
+        self._children, self._lost = set(), None
+
+    def check(self) -> None:
+        with self._lock:
+            if self.stopped:
+                return
+            if self.proc is None:
+                if self.restart_at is not None and self.clock() >= self.restart_at:
+                    self.restart_at = None
+                    self.start()
+                return
+            code = self.proc.poll()
+            if code is None:
+                self._watch_children()
+                return
+            cause = f"worker master exited with status {code}"
+            if self._lost is not None:
+                cause = f"worker process {self._lost} died; the master stopped the others and exited with status {code}"
+            self.proc = None
+            now = self.clock()
+            self.restarts = [t for t in self.restarts if now - t < CRASH_WINDOW] + [now]
+            if len(self.restarts) >= CRASH_RESTARTS:
+                raise CrashLoop(f"the workers died {len(self.restarts)} times within {CRASH_WINDOW:.0f} s "
+                                f"(last: {cause}); not restarting them again: see their log lines above")
+            delay = min(BACKOFF[0] * 2 ** (len(self.restarts) - 1), BACKOFF[1])
+            self.restart_at = now + delay
+            log.warning(f"workers stopped: {cause}; restarting them in {delay:.0f} s", exit_status=code,
+                        lost_process=self._lost, restarts_in_window=len(self.restarts))
+
+    def _watch_children(self) -> None:
+        try:
+            import psutil
+
+            children = {c.pid for c in psutil.Process(self.proc.pid).children()}
+        except Exception:  # noqa: BLE001 - psutil missing or the master just exited: poll() will tell
+            return
+        gone = self._children - children
+        if gone and self._lost is None:
+            self._lost = min(gone)
+        self._children |= children
+
+    def stop(self, grace: float = SHUTDOWN_GRACE) -> int | None:
+        """Stop watching and stop the workers (no-op when none runs)."""
+        with self._lock:
+            self.stopped = True
+            proc = self.proc
+        return stop_workers(proc, grace) if proc is not None else None
+
+    def kill(self) -> None:
+        """Stop now: SIGKILL the whole process group (their messages are redelivered later)."""
+        self.stopped = True
+        if self.proc is not None and self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.proc.wait()
