@@ -13,6 +13,7 @@ values here bring them back within ~30 s (docs/operations.md).
 from __future__ import annotations
 
 import os
+import threading
 
 import dramatiq
 import redis
@@ -23,7 +24,7 @@ from finhub.calendar import sessions
 from finhub.config import Settings
 from finhub.logs import get_logger
 from finhub.runtime.context import current
-from finhub.runtime.health import CONSUMERS_KEY, LIVE_WITHIN_MS, register_consumer
+from finhub.runtime.health import CONSUMER_KEY, LIVE_WITHIN_MS, register_consumer
 from finhub.runtime.redis import LOCAL_REDIS
 from providers.base import RetryLater
 
@@ -68,20 +69,33 @@ class WarmContext(dramatiq.Middleware):
 
 
 class RegisterConsumer(dramatiq.Middleware):
-    """At a worker process's boot, record in Redis which queues it consumes (finhub.runtime.health:
-    ``status`` and ``backfill`` say when no live worker consumes a queue)."""
+    """While a worker process runs, keep a record in Redis of which queues it consumes (renewed
+    every few seconds, so a flushed or restarted Redis gets it back): ``status`` and ``backfill``
+    say when no live worker consumes a queue (finhub.runtime.health.live_consumers)."""
+
+    EVERY = 5.0
+
+    def __init__(self) -> None:
+        self._stop = threading.Event()
 
     def after_worker_boot(self, broker, worker) -> None:
         wanted = worker.consumer_whitelist
         queues = [q for q in broker.get_declared_queues() if not wanted or q in wanted]
-        try:
-            register_consumer(broker.client, broker.broker_id, queues)
-        except redis.RedisError as exc:  # the worker still works; status will call it not live
-            log.warning("could not register this worker's queues", error=str(exc))
+
+        def renew() -> None:
+            while True:
+                try:
+                    register_consumer(broker.client, broker.broker_id, queues)
+                except redis.RedisError as exc:  # the worker still works; status calls it not live meanwhile
+                    log.debug("could not register this worker's queues", error=str(exc))
+                if self._stop.wait(self.EVERY):
+                    return
+        threading.Thread(target=renew, name="finhub-register", daemon=True).start()
 
     def before_worker_shutdown(self, broker, worker) -> None:
+        self._stop.set()
         try:
-            broker.client.hdel(CONSUMERS_KEY, broker.broker_id)
+            broker.client.delete(CONSUMER_KEY.format(worker=broker.broker_id))
         except redis.RedisError:
             pass
 

@@ -285,7 +285,13 @@ def _run_once(ctx: Context, timeout: float, pool: WorkerPool | None = None) -> i
     dead_before = set(_dead_letters(ctx))
     sent = enqueue_once(ctx)
     log.info("enqueued every job once", messages=sent)
-    drained = wait_for_drain(ctx, timeout, pool.check if pool else lambda: None)
+    if pool is not None:
+        pool.watch(lambda exc: None, WATCH_EVERY)
+
+    def watch() -> None:
+        if pool is not None and pool.crashed:
+            raise pool.crashed
+    drained = wait_for_drain(ctx, timeout, watch)
     failed = [m for i, m in _dead_letters(ctx).items() if i not in dead_before] + failed_waiting(ctx)
     if not drained:
         log.error("queues did not drain in time", timeout=timeout, queues=queue_depths(ctx.redis))
@@ -310,13 +316,11 @@ def _run_forever(ctx: Context, pool: WorkerPool | None = None, signals: _Signals
                                   job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30})
     crashed: list[CrashLoop] = []
     if pool is not None:
-        def watch() -> None:
-            try:
-                pool.check()
-            except CrashLoop as exc:
-                crashed.append(exc)
+        def crash_loop(exc: CrashLoop) -> None:
+            crashed.append(exc)
+            if scheduler.running:
                 scheduler.shutdown(wait=False)
-        scheduler.add_job(watch, IntervalTrigger(seconds=WATCH_EVERY), id="workers", name="workers")
+        pool.watch(crash_loop, WATCH_EVERY)
     scheduler.add_job(lambda: _on_lease(lease), IntervalTrigger(seconds=LEASE_REFRESH), id="lease",
                       next_run_time=datetime.now(UTC))
     hour, minute = (int(x) for x in ctx.settings.schedule.cleanup_at.split(":"))
@@ -343,7 +347,7 @@ def _run_forever(ctx: Context, pool: WorkerPool | None = None, signals: _Signals
             signal.signal(signum, signals)
     signals.on_first = stop
     try:
-        if signals.count == 0:
+        if signals.count == 0 and not crashed:
             scheduler.start()
     finally:
         lease.release()

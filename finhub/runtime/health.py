@@ -57,35 +57,43 @@ def record_job(redis, job: str, outcome: str, detail: str = "", now: datetime | 
     redis.hset(JOBS_KEY, job, f"{stamp} {outcome} {detail}"[:400])
 
 
-#: Redis hash: dramatiq worker id (its broker's id, the member of ``dramatiq:__heartbeats__``) ->
-#: the queues that worker process consumes, comma-separated; written by every worker at boot.
-CONSUMERS_KEY = "finhub:consumers"
+#: Redis key per worker process, ``{worker}`` its dramatiq id (its broker's id, the member of
+#: ``dramatiq:__heartbeats__``): the queues it consumes, comma-separated; renewed by the worker
+#: every few seconds, expiring ``CONSUMER_TTL`` seconds after its last renewal.
+CONSUMER_KEY = "finhub:consumer:{worker}"
+CONSUMER_TTL = 30
 #: A worker whose heartbeat is older than this is not live (the broker's heartbeat timeout; idle
 #: workers poll, and so beat, about once a second).
 LIVE_WITHIN_MS = 10_000
 
 
 def register_consumer(redis, worker_id: str, queues: Iterable[str]) -> None:
-    """Record at a worker's boot which queues it consumes (dramatiq's keys hold that only while it
-    has messages in flight)."""
-    redis.hset(CONSUMERS_KEY, worker_id, ",".join(sorted(queues)))
+    """Record (renew) which queues a worker consumes: dramatiq's keys hold that only while it has
+    messages in flight."""
+    redis.set(CONSUMER_KEY.format(worker=worker_id), ",".join(sorted(queues)), ex=CONSUMER_TTL)
+
+
+def registered_consumers(redis) -> dict[str, str]:
+    """Worker id -> the queues it registered (comma-separated)."""
+    prefix = CONSUMER_KEY.format(worker="")
+    keys = list(redis.scan_iter(prefix + "*"))
+    values = redis.mget(keys) if keys else []
+    return {k.removeprefix(prefix): v for k, v in zip(keys, values) if v is not None}
 
 
 def live_consumers(redis, queues: Iterable[str] = QUEUES, within_ms: int = LIVE_WITHIN_MS,
                    now_ms: int | None = None) -> dict[str, int]:
     """How many live worker processes consume each queue: a worker is live when its dramatiq
     heartbeat is recent; it consumes what it registered at boot, and any queue it holds acks on.
-    Registrations of workers gone for good (no heartbeat at all) are pruned."""
+    A killed worker's registration expires by itself."""
     import time
 
     now_ms = int(time.time() * 1000) if now_ms is None else now_ms
     beats = {w: s for w, s in redis.zrange("dramatiq:__heartbeats__", 0, -1, withscores=True)}
     live = {w for w, score in beats.items() if now_ms - score <= within_ms}
     consumed: dict[str, set[str]] = {}
-    for worker, names in redis.hgetall(CONSUMERS_KEY).items():
-        if worker not in beats:
-            redis.hdel(CONSUMERS_KEY, worker)
-        elif worker in live:
+    for worker, names in registered_consumers(redis).items():
+        if worker in live:
             for name in filter(None, names.split(",")):
                 consumed.setdefault(name, set()).add(worker)
     for key in redis.scan_iter("dramatiq:__acks__.*"):

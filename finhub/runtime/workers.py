@@ -93,7 +93,9 @@ class WorkerPool:
         self._children: set[int] = set()
         self._lost: int | None = None
         self._lock = threading.Lock()
+        self._done = threading.Event()
         self.stopped = False
+        self.crashed: CrashLoop | None = None
 
     @property
     def pid(self) -> int | None:
@@ -103,9 +105,25 @@ class WorkerPool:
         self.proc = start_workers(self.processes, self.env)
         self._children, self._lost = set(), None
 
+    def watch(self, on_crash_loop: Callable[[CrashLoop], None], every: float = 1.0) -> threading.Thread:
+        """Call :meth:`check` every ``every`` seconds in a thread of its own, until :meth:`stop` is done.
+
+        Not in a scheduler thread: a restarted master gets PR_SET_PDEATHSIG from the thread that
+        started it, so that thread must outlive the graceful stop."""
+        def loop() -> None:
+            while not self._done.wait(every):
+                try:
+                    self.check()
+                except CrashLoop as exc:
+                    self.crashed = exc
+                    on_crash_loop(exc)
+        thread = threading.Thread(target=loop, name="finhub-workers", daemon=True)
+        thread.start()
+        return thread
+
     def check(self) -> None:
         with self._lock:
-            if self.stopped:
+            if self.stopped or self.crashed:
                 return
             if self.proc is None:
                 if self.restart_at is not None and self.clock() >= self.restart_at:
@@ -147,7 +165,10 @@ class WorkerPool:
         with self._lock:
             self.stopped = True
             proc = self.proc
-        return stop_workers(proc, grace) if proc is not None else None
+        try:
+            return stop_workers(proc, grace) if proc is not None else None
+        finally:
+            self._done.set()
 
     def kill(self) -> None:
         """Stop now: SIGKILL the whole process group (their messages are redelivered later)."""
@@ -158,3 +179,4 @@ class WorkerPool:
             except ProcessLookupError:
                 pass
             self.proc.wait()
+        self._done.set()

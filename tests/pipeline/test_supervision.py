@@ -14,7 +14,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from finhub.runtime.health import QUEUES, live_consumers
+from finhub.runtime.health import QUEUES, live_consumers, register_consumer, registered_consumers
 from tests.pipeline.conftest import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -66,13 +66,13 @@ def test_a_killed_worker_child_gets_a_new_pool_within_30_s_and_quotes_keep_comin
     try:
         assert wait_for(lambda: len(worker_children(proc.pid)) == 2 and all(live_consumers(redis_db).values()), 90)
         assert wait_for(lambda: redis_db.hget("finhub:jobs", "crypto_quotes"), 60), "no quote batch ran"
-        old_workers = set(redis_db.hkeys("finhub:consumers"))
+        old_workers = set(registered_consumers(redis_db))
         victim = worker_children(proc.pid)[0]
         victim.kill()
         killed = time.monotonic()
 
         def new_pool_consumes_every_queue():
-            fresh = set(redis_db.hkeys("finhub:consumers")) - old_workers
+            fresh = set(registered_consumers(redis_db)) - old_workers
             return len(fresh) >= 2 and all(live_consumers(redis_db).values())
         assert wait_for(new_pool_consumes_every_queue, 30), "no new pool consumes every queue 30 s after the kill"
         restarted_in = time.monotonic() - killed
@@ -186,9 +186,11 @@ def test_a_second_ctrl_c_stops_now_with_130_and_no_traceback(env, redis_db):
 def test_every_queue_counts_its_live_workers(redis_db):
     now = int(time.time() * 1000)
     redis_db.zadd("dramatiq:__heartbeats__", {"w-live": now - 1000, "w-stale": now - 60_000})
-    redis_db.hset("finhub:consumers", mapping={"w-live": "prices,validation", "w-stale": "history",
-                                               "w-gone": "maintenance"})
+    register_consumer(redis_db, "w-live", ["prices", "validation"])
+    register_consumer(redis_db, "w-stale", ["history"])
+    register_consumer(redis_db, "w-booting", ["maintenance"])  # registered, no heartbeat yet: not live
     redis_db.sadd("dramatiq:__acks__.w-live.history.DQ", "m1")
     assert live_consumers(redis_db, now_ms=now) == {"prices": 1, "validation": 1, "history": 1, "maintenance": 0}
-    assert "w-gone" not in redis_db.hkeys("finhub:consumers")  # no heartbeat at all: pruned
+    assert set(registered_consumers(redis_db)) == {"w-live", "w-stale", "w-booting"}
+    assert 0 < redis_db.ttl("finhub:consumer:w-live") <= 30  # a killed worker's record expires by itself
     assert set(QUEUES) == {"prices", "validation", "history", "maintenance"}
