@@ -10,8 +10,14 @@ from sqlalchemy.exc import SQLAlchemyError
 from finhub.commands import iso_utc
 from finhub.jobs.quotes import BAD_SYMBOLS_KEY
 from finhub.runtime.context import Context
-from finhub.runtime.health import (JOBS_KEY, database_unreachable, live_consumers, queue_depths,
-                                   redis_unreachable, stale_quotes)
+from finhub.runtime.health import (
+    JOBS_KEY,
+    database_unreachable,
+    live_consumers,
+    queue_depths,
+    redis_unreachable,
+    stale_quotes,
+)
 from finhub.runtime.redis import resolve_redis_url
 from finhub.storage import latest_prices, make_engine, migrate, summary
 from providers.registry import BY_NAME

@@ -78,7 +78,7 @@ def registered_consumers(redis) -> dict[str, str]:
     prefix = CONSUMER_KEY.format(worker="")
     keys = list(redis.scan_iter(prefix + "*"))
     values = redis.mget(keys) if keys else []
-    return {k.removeprefix(prefix): v for k, v in zip(keys, values) if v is not None}
+    return {k.removeprefix(prefix): v for k, v in zip(keys, values, strict=True) if v is not None}
 
 
 def live_consumers(redis, queues: Iterable[str] = QUEUES, within_ms: int = LIVE_WITHIN_MS,

@@ -2,7 +2,6 @@
 workers that die at boot (the crash-loop guard stops the driver), dead Redis or database at start,
 ``status`` during an outage, ``--once`` with every provider down, and a second Ctrl+C."""
 
-import os
 import re
 import signal
 import subprocess
