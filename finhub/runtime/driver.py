@@ -179,13 +179,13 @@ def _dead_letters(ctx: Context) -> dict[str, dict]:
     """Every dead-lettered message, by message id."""
     import json
 
-    dead = {}
+    dead: dict[str, dict] = {}
     for queue in queue_depths(ctx.redis):
         for message_id, payload in ctx.redis.hgetall(f"dramatiq:{queue}.XQ.msgs").items():
             try:
-                dead[message_id] = json.loads(payload)
+                dead[str(message_id)] = json.loads(payload)
             except ValueError:
-                dead[message_id] = {}
+                dead[str(message_id)] = {}
     return dead
 
 

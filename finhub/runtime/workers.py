@@ -152,6 +152,7 @@ class WorkerPool:
         try:
             import psutil
 
+            assert self.proc is not None
             children = {c.pid for c in psutil.Process(self.proc.pid).children()}
         except Exception:  # noqa: BLE001 - psutil missing or the master just exited: poll() will tell
             return
