@@ -7,6 +7,7 @@ prefetched messages (SIGTERM to the whole group would make the children exit at 
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import signal
@@ -71,8 +72,24 @@ def stop_workers(proc: subprocess.Popen, grace: float = SHUTDOWN_GRACE) -> int:
 #: Restarts within ``CRASH_WINDOW`` seconds that make a crash loop: the driver stops instead.
 CRASH_RESTARTS = 5
 CRASH_WINDOW = 60.0
+#: Seconds a master that lost a worker gets to stop the others before they are killed.
+LOST_GRACE = 8.0
 #: Backoff before a restart: doubles from the first to the last with each restart in the window.
 BACKOFF = (1.0, 30.0)
+
+
+def _children(pid: int) -> set[int] | None:
+    """The pids of ``pid``'s children (Linux /proc, else psutil when installed; None: unknown)."""
+    try:
+        return {int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()}
+    except (OSError, ValueError):
+        pass
+    try:
+        import psutil
+
+        return {c.pid for c in psutil.Process(pid).children()}
+    except Exception:  # noqa: BLE001 - psutil missing or the master just exited: poll() will tell
+        return None
 
 
 class CrashLoop(RuntimeError):
@@ -92,6 +109,7 @@ class WorkerPool:
         self.restart_at: float | None = None
         self._children: set[int] = set()
         self._lost: int | None = None
+        self._lost_at = 0.0
         self._lock = threading.Lock()
         self._done = threading.Event()
         self.stopped = False
@@ -136,7 +154,8 @@ class WorkerPool:
                 return
             cause = f"worker master exited with status {code}"
             if self._lost is not None:
-                cause = f"worker process {self._lost} died; the master stopped the others and exited with status {code}"
+                cause = (f"worker process {self._lost} died; dramatiq's master stopped the others "
+                         + ("and exited with status 0" if code == 0 else f"(killed after {LOST_GRACE:.0f} s, status {code})"))
             self.proc = None
             now = self.clock()
             self.restarts = [t for t in self.restarts if now - t < CRASH_WINDOW] + [now]
@@ -149,17 +168,19 @@ class WorkerPool:
                         lost_process=self._lost, restarts_in_window=len(self.restarts))
 
     def _watch_children(self) -> None:
-        try:
-            import psutil
-
-            assert self.proc is not None
-            children = {c.pid for c in psutil.Process(self.proc.pid).children()}
-        except Exception:  # noqa: BLE001 - psutil missing or the master just exited: poll() will tell
+        assert self.proc is not None
+        children = _children(self.proc.pid)
+        if children is None:
             return
         gone = self._children - children
         if gone and self._lost is None:
-            self._lost = min(gone)
+            self._lost, self._lost_at = min(gone), self.clock()
         self._children |= children
+        if self._lost is not None and self.clock() - self._lost_at > LOST_GRACE:
+            # dramatiq's master is stopping the other workers, each finishing its message: past the
+            # grace, kill them (their messages are redelivered) rather than leave every queue unread.
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
 
     def stop(self, grace: float = SHUTDOWN_GRACE) -> int | None:
         """Stop watching and stop the workers (no-op when none runs)."""

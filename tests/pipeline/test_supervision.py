@@ -73,7 +73,10 @@ def test_a_killed_worker_child_gets_a_new_pool_within_30_s_and_quotes_keep_comin
         def new_pool_consumes_every_queue():
             fresh = set(registered_consumers(redis_db)) - old_workers
             return len(fresh) >= 2 and all(live_consumers(redis_db).values())
-        assert wait_for(new_pool_consumes_every_queue, 30), "no new pool consumes every queue 30 s after the kill"
+        if not wait_for(new_pool_consumes_every_queue, 30):
+            proc.kill()
+            pytest.fail("no new pool consumes every queue 30 s after the kill: "
+                        f"{live_consumers(redis_db)} {registered_consumers(redis_db)}\n{finish(proc)[1][-4000:]}")
         restarted_in = time.monotonic() - killed
         served = sum(sandbox.calls().get("coingecko", {}).values())
         last = redis_db.hget("finhub:jobs", "crypto_quotes")
