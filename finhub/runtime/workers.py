@@ -155,7 +155,8 @@ class WorkerPool:
             cause = f"worker master exited with status {code}"
             if self._lost is not None:
                 cause = (f"worker process {self._lost} died; dramatiq's master stopped the others "
-                         + ("and exited with status 0" if code == 0 else f"(killed after {LOST_GRACE:.0f} s, status {code})"))
+                         + ("and exited with status 0" if code == 0
+                            else f"(killed after {LOST_GRACE:.0f} s, status {code})"))
             self.proc = None
             now = self.clock()
             self.restarts = [t for t in self.restarts if now - t < CRASH_WINDOW] + [now]
