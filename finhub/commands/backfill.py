@@ -12,11 +12,14 @@ from finhub.jobs import backfill
 from finhub.jobs.history import plan
 from finhub.model import BAR_INTERVALS
 from finhub.runtime.context import Context
-from finhub.runtime.health import queue_depths
+from finhub.runtime.health import live_consumers, queue_depths
 from finhub.runtime.redis import resolve_redis_url
 
 #: Longest a ``--sync`` backfill waits for the history budget before giving a symbol up.
 MAX_SYNC_WAIT = 300.0
+#: Seconds without a live worker on the history queue before backfill says so, and before it gives up.
+NO_WORKER_HINT = 3.0
+NO_WORKER_GIVE_UP = 30.0
 PERIOD_UNITS = {"d": 1, "w": 7, "wk": 7, "mo": 30, "y": 365}
 
 
@@ -154,12 +157,24 @@ def _enqueue_and_wait(ctx: Context, symbols, interval, start, end, force, run_id
 
     for symbol in symbols:
         actors.history_bars.send([symbol], interval, start.isoformat(), end.isoformat(), force, run_id)
-    deadline, idle = time.monotonic() + timeout, 0
+    began = time.monotonic()
+    deadline, idle, unserved, hinted = began + timeout, 0, began, False
     while time.monotonic() < deadline:
         progress = backfill.read_progress(ctx.redis, run_id)
         _show(progress)
         if progress.finished:
             return True
+        if live_consumers(ctx.redis, ["history"])["history"]:
+            unserved = time.monotonic()
+        elif time.monotonic() - unserved >= NO_WORKER_HINT and not hinted:
+            hinted = True
+            print("\nfinhub backfill: no live worker consumes the history queue: start the workers "
+                  "(./scripts/run, or `dramatiq actors`), or run again with --sync to fetch in this process",
+                  file=sys.stderr, flush=True)
+        elif time.monotonic() - unserved >= NO_WORKER_GIVE_UP:
+            print(f"finhub backfill: still no worker after {NO_WORKER_GIVE_UP:.0f} s: giving up waiting; the "
+                  "messages stay queued for the next worker (or use --sync)", file=sys.stderr, flush=True)
+            return False
         depth = queue_depths(ctx.redis, ["history"])["history"]
         idle = idle + 1 if not any(depth[k] for k in ("waiting", "delayed", "in_flight")) else 0
         if idle >= 10:  # the queue drained without finishing: those messages died

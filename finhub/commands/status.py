@@ -4,10 +4,20 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import redis
+from sqlalchemy.exc import SQLAlchemyError
+
 from finhub.commands import iso_utc
 from finhub.jobs.quotes import BAD_SYMBOLS_KEY
 from finhub.runtime.context import Context
-from finhub.runtime.health import JOBS_KEY, queue_depths, stale_quotes
+from finhub.runtime.health import (
+    JOBS_KEY,
+    database_unreachable,
+    live_consumers,
+    queue_depths,
+    redis_unreachable,
+    stale_quotes,
+)
 from finhub.runtime.redis import resolve_redis_url
 from finhub.storage import latest_prices, make_engine, migrate, summary
 from providers.registry import BY_NAME
@@ -19,25 +29,56 @@ def register(subparsers) -> None:
 
 
 def run(args, settings) -> int:
+    """Each section that can be read is printed; each unreachable service is one line; exit 1 then."""
+    problems = []
     try:
         ctx = Context(settings, resolve_redis_url(settings))
-        ctx.redis.ping()
-    except Exception as exc:  # noqa: BLE001 - a status report must say what it could not reach
-        print(f"redis: unreachable ({exc})")
-        return 1
+        problem = redis_unreachable(ctx.redis_url)
+    except RuntimeError as exc:
+        ctx, problem = Context(settings, ""), f"Redis unreachable ({exc})"
+    if problem is None:
+        try:
+            _redis_sections(ctx, settings)
+        except (redis.RedisError, OSError) as exc:
+            problem = f"Redis stopped answering ({exc})"
+    if problem:
+        print(f"redis: {problem}")
+        problems.append(problem)
+    db_problem = database_unreachable(settings.database)
+    if db_problem is None:
+        try:
+            _database_sections(ctx, settings, redis_ok=problem is None)
+        except (SQLAlchemyError, OSError) as exc:
+            db_problem = f"database stopped answering ({str(exc).splitlines()[0]})"
+        except (redis.RedisError) as exc:
+            problems.append(f"Redis stopped answering ({exc})")
+            print(f"redis: {problems[-1]}")
+    if db_problem:
+        print(f"database: {db_problem}")
+        problems.append(db_problem)
+    return 1 if problems else 0
+
+
+def _redis_sections(ctx: Context, settings) -> None:
     r = ctx.redis
     persistence = r.config_get("appendonly").get("appendonly")
     print(f"redis: {settings.redis_url or 'default'}; append-only persistence {persistence}")
     if persistence != "yes":
         print("  WARNING: this Redis keeps no append-only file: queued messages are lost when it restarts "
               "(set appendonly yes and maxmemory-policy noeviction)")
-    print("\nqueues              waiting  delayed  in-flight  dead")
+    consumers = live_consumers(r)
+    print("\nqueues              waiting  delayed  in-flight  dead  live workers")
     for queue, d in queue_depths(r).items():
-        print(f"  {queue:16} {d['waiting']:9} {d['delayed']:8} {d['in_flight']:10} {d['dead']:5}")
+        live = consumers.get(queue, 0)
+        print(f"  {queue:16} {d['waiting']:9} {d['delayed']:8} {d['in_flight']:10} {d['dead']:5}  "
+              + (f"{live}" if live else "0: NO live worker consumes this queue"))
     print("\njobs (last run, outcome, detail)")
     jobs = r.hgetall(JOBS_KEY)
     for job in sorted(jobs) or ["(none has run yet)"]:
         print(f"  {job:20} {jobs.get(job, '')}")
+
+
+def _database_sections(ctx: Context, settings, redis_ok: bool) -> None:
     engine = make_engine(settings.database)
     migrate(engine)
     print("\nhistory (assets_assetpriceshistoric)")
@@ -48,17 +89,19 @@ def run(args, settings) -> int:
     stale = stale_quotes(active, {s: r["timestamp"] for s, r in quotes.items()}, settings.schedule,
                          datetime.now(UTC))
     print(f"  quotes: {len(active) - len(stale)} of {len(active)} active assets fresh")
-    print("\nproviders")
-    for name in BY_NAME:
-        h = ctx.breakers.health(name)
-        extra = f", retry in {h.retry_after:.0f}s, last error: {h.last_error}" if h.state != "closed" else ""
-        print(f"  {name:13} breaker {h.state}{extra}")
+    if redis_ok:
+        r = ctx.redis
+        print("\nproviders")
+        for name in BY_NAME:
+            h = ctx.breakers.health(name)
+            extra = f", retry in {h.retry_after:.0f}s, last error: {h.last_error}" if h.state != "closed" else ""
+            print(f"  {name:13} breaker {h.state}{extra}")
     warnings = [f"{s}: {n}" for s, n in ctx.universe.notices]
     warnings += [f"{a.symbol}: no fresh quote, "
                  + (f"the newest is from {iso_utc(last)}" if last else "none stored yet") for a, last in stale]
-    rejected = sorted(r.hgetall(BAD_SYMBOLS_KEY).items())
-    warnings += [f"{s}: rejected by every provider: {reason}" for s, reason in rejected]
+    if redis_ok:
+        rejected = sorted(r.hgetall(BAD_SYMBOLS_KEY).items())
+        warnings += [f"{s}: rejected by every provider: {reason}" for s, reason in rejected]
     print("\nasset warnings")
     for line in warnings or ["(none)"]:
         print(f"  {line}")
-    return 0

@@ -13,6 +13,7 @@ values here bring them back within ~30 s (docs/operations.md).
 from __future__ import annotations
 
 import os
+import threading
 
 import dramatiq
 import redis
@@ -23,11 +24,12 @@ from finhub.calendar import sessions
 from finhub.config import Settings
 from finhub.logs import get_logger
 from finhub.runtime.context import current
+from finhub.runtime.health import CONSUMER_KEY, LIVE_WITHIN_MS, register_consumer
 from finhub.runtime.redis import LOCAL_REDIS
 from providers.base import RetryLater
 
 #: A worker silent this long is presumed dead and its messages are requeued (ms).
-HEARTBEAT_TIMEOUT_MS = 10_000
+HEARTBEAT_TIMEOUT_MS = LIVE_WITHIN_MS
 #: Chance (per million broker calls) that a call runs the requeue maintenance.
 MAINTENANCE_CHANCE = 100_000
 #: Retries of a "retry later" failure, with exponential backoff between these bounds (ms).
@@ -66,10 +68,43 @@ class WarmContext(dramatiq.Middleware):
             log.warning("could not prepare the jobs' context at worker boot", error=str(exc))
 
 
+class RegisterConsumer(dramatiq.Middleware):
+    """While a worker process runs, keep a record in Redis of which queues it consumes (renewed
+    every few seconds, so a flushed or restarted Redis gets it back): ``status`` and ``backfill``
+    say when no live worker consumes a queue (finhub.runtime.health.live_consumers)."""
+
+    EVERY = 5.0
+
+    def __init__(self) -> None:
+        self._stop = threading.Event()
+
+    def after_worker_boot(self, broker, worker) -> None:
+        wanted = worker.consumer_whitelist
+        queues = [q for q in broker.get_declared_queues() if not wanted or q in wanted]
+
+        def renew() -> None:
+            while True:
+                try:
+                    register_consumer(broker.client, broker.broker_id, queues)
+                except redis.RedisError as exc:  # the worker still works; status calls it not live meanwhile
+                    log.debug("could not register this worker's queues", error=str(exc))
+                if self._stop.wait(self.EVERY):
+                    return
+        threading.Thread(target=renew, name="finhub-register", daemon=True).start()
+
+    def before_worker_shutdown(self, broker, worker) -> None:
+        self._stop.set()
+        try:
+            broker.client.delete(CONSUMER_KEY.format(worker=broker.broker_id))
+        except redis.RedisError:
+            pass
+
+
 def setup_broker(settings: Settings) -> RedisBroker:
     """Create the actors' broker and make it Dramatiq's global one (before any actor is defined)."""
     url = os.environ.get("FINHUB_REDIS_URL") or (settings.redis_url.reveal() if settings.redis_url else LOCAL_REDIS)
     broker = make_broker(url)
     broker.add_middleware(WarmContext())
+    broker.add_middleware(RegisterConsumer())
     dramatiq.set_broker(broker)
     return broker

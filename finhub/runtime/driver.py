@@ -27,15 +27,21 @@ from finhub.model import EXCHANGE_TZ
 from finhub.planner.capacity import batch_size, build_plan, render
 from finhub.runtime.banner import banner, render_banner
 from finhub.runtime.context import Context
-from finhub.runtime.health import queue_depths
+from finhub.runtime.health import database_unreachable, queue_depths, redis_unreachable
 from finhub.runtime.lease import Lease, claim_run
 from finhub.runtime.redis import resolve_redis_url
-from finhub.runtime.workers import start_workers, stop_workers
+from finhub.runtime.workers import CrashLoop, WorkerPool
 
 #: How often the driver renews (or tries to take) the scheduler lease, in seconds.
 LEASE_REFRESH = 2
 #: How long ``--once`` waits for the queues to drain, by default.
 ONCE_TIMEOUT = 300
+#: How often the driver checks its worker pool, in seconds.
+WATCH_EVERY = 1.0
+#: Exit status of a driver stopped by a second Ctrl+C (128 + SIGINT, as a shell reports it).
+STOPPED_NOW = 130
+#: Exit status when a service is unreachable at start or the workers crash-loop.
+UNAVAILABLE = 3
 #: Symbols per quote message when the chain's first provider is not configured.
 DEFAULT_BATCH = 50
 
@@ -139,21 +145,60 @@ def enqueue_once(ctx: Context, names: Collection[str] | None = None) -> int:
     return sum(len(job.enqueue()) for job in _jobs(ctx) if (job.name in names if names else job.once))
 
 
-def wait_for_drain(ctx: Context, timeout: float) -> bool:
-    """Wait until no message waits, is delayed or is in flight on any queue."""
+class StopNow(Exception):
+    """A second Ctrl+C: stop at once."""
+
+
+def failed_waiting(ctx: Context) -> list[dict]:
+    """The messages that failed at least once and wait for a retry (in a queue's delay set)."""
+    import json
+
+    found = []
+    for queue in queue_depths(ctx.redis):
+        for payload in ctx.redis.hvals(f"dramatiq:{queue}.DQ.msgs"):
+            try:
+                message = json.loads(payload)
+            except ValueError:
+                continue
+            if message.get("options", {}).get("retries", 0) > 0:
+                found.append(message)
+    return found
+
+
+def wait_for_drain(ctx: Context, timeout: float, watch: Callable[[], None] = lambda: None) -> bool:
+    """Wait until no message waits, is delayed or is in flight on any queue, except the messages
+    that already failed and only wait for their retry (``--once`` reports those as failures)."""
     deadline, quiet = time.monotonic() + timeout, 0
     while time.monotonic() < deadline:
+        watch()
         depths = queue_depths(ctx.redis)
-        busy = sum(d["waiting"] + d["delayed"] + d["in_flight"] for d in depths.values())
-        quiet = quiet + 1 if busy == 0 else 0
+        busy = sum(d["waiting"] + d["delayed"] for d in depths.values()) - len(failed_waiting(ctx))
+        busy += sum(len(ctx.redis.smembers(k)) for k in ctx.redis.scan_iter("dramatiq:__acks__.*")
+                    if not k.endswith(".DQ"))
+        quiet = quiet + 1 if busy <= 0 else 0
         if quiet >= 3:
             return True
         time.sleep(0.5)
     return False
 
 
-def _dead_letters(ctx: Context) -> int:
-    return sum(d["dead"] for d in queue_depths(ctx.redis).values())
+def _dead_letters(ctx: Context) -> dict[str, dict]:
+    """Every dead-lettered message, by message id."""
+    import json
+
+    dead: dict[str, dict] = {}
+    for queue in queue_depths(ctx.redis):
+        for message_id, payload in ctx.redis.hgetall(f"dramatiq:{queue}.XQ.msgs").items():
+            try:
+                dead[str(message_id)] = json.loads(payload)
+            except ValueError:
+                dead[str(message_id)] = {}
+    return dead
+
+
+def _last_error(message: dict) -> str:
+    lines = [line for line in message.get("options", {}).get("traceback", "").splitlines() if line.strip()]
+    return lines[-1].strip()[:200] if lines else "no traceback"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -174,6 +219,11 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(settings)
     redis_url = resolve_redis_url(settings, start_embedded=True)
     os.environ["FINHUB_REDIS_URL"] = redis_url
+    # Both services answer before anything starts: else one line and a non-zero exit, no worker.
+    for problem in (redis_unreachable(redis_url), database_unreachable(settings.database)):
+        if problem:
+            print(f"finhub: {problem}", file=sys.stderr, flush=True)
+            return UNAVAILABLE
     ctx = Context(load_settings(), redis_url)
     try:
         ctx.universe, ctx.validation_policy  # noqa: B018 (asset and per-asset validation errors are settings errors)
@@ -189,7 +239,12 @@ def main(argv: list[str] | None = None) -> int:
     for symbol, notice in ctx.universe.notices:
         log.warning(notice, symbol=symbol)
     ctx.engine  # noqa: B018 (migrate before any worker writes)
-    workers = None if args.no_workers else start_workers(args.workers, {"FINHUB_REDIS_URL": redis_url})
+    pool = None if args.no_workers else WorkerPool(args.workers, {"FINHUB_REDIS_URL": redis_url})
+    signals = _Signals()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, signals)
+    if pool is not None:
+        pool.start()
     # Last at start-up, after the plan (APScheduler's "Added job" lines are quiet, see finhub.logs).
     where = banner(settings, redis_url, None if args.no_workers else args.workers)
     if settings.log_format == "json":
@@ -197,34 +252,86 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print(render_banner(where), flush=True)
     try:
-        return _run_once(ctx, args.timeout) if args.once else _run_forever(ctx)
-    except KeyboardInterrupt:  # Ctrl+C before the scheduler took over the signal
-        log.info("interrupted")
-        return 0
-    finally:
-        if workers is not None:
-            stop_workers(workers)
+        try:
+            return _run_once(ctx, args.timeout, pool) if args.once else _run_forever(ctx, pool, signals)
+        except KeyboardInterrupt:  # Ctrl+C outside the scheduler (--once, start-up)
+            log.info("interrupted: stopping (Ctrl+C again to stop now)")
+            return 0
+        except CrashLoop as exc:
+            log.error(str(exc))
+            print(f"finhub: {exc}", file=sys.stderr, flush=True)
+            return UNAVAILABLE
+        finally:
+            if pool is not None:
+                pool.stop()
+    except StopNow:
+        if pool is not None:
+            pool.kill()
+        print("finhub: stopped now (second Ctrl+C); the workers were killed, their messages are redelivered",
+              file=sys.stderr, flush=True)
+        return STOPPED_NOW
 
 
-def _run_once(ctx: Context, timeout: float) -> int:
-    dead_before = _dead_letters(ctx)
+class _Signals:
+    """SIGINT/SIGTERM: the first stops gracefully (``on_first``, else KeyboardInterrupt), the next
+    SIGINT stops now (StopNow)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.on_first: Callable[[], None] | None = None
+
+    def __call__(self, signum, _frame) -> None:
+        self.count += 1
+        if self.count > 1:
+            if signum == signal.SIGINT:
+                raise StopNow
+            return
+        if self.on_first is None:
+            raise KeyboardInterrupt
+        log.info("stopping: waiting for running jobs (Ctrl+C again to stop now)")
+        self.on_first()
+
+
+def _run_once(ctx: Context, timeout: float, pool: WorkerPool | None = None) -> int:
+    dead_before = set(_dead_letters(ctx))
     sent = enqueue_once(ctx)
     log.info("enqueued every job once", messages=sent)
-    if not wait_for_drain(ctx, timeout):
+    if pool is not None:
+        pool.watch(lambda exc: None, WATCH_EVERY)
+
+    def watch() -> None:
+        if pool is not None and pool.crashed:
+            raise pool.crashed
+    drained = wait_for_drain(ctx, timeout, watch)
+    failed = [m for i, m in _dead_letters(ctx).items() if i not in dead_before] + failed_waiting(ctx)
+    if not drained:
         log.error("queues did not drain in time", timeout=timeout, queues=queue_depths(ctx.redis))
-        return 1
-    failed = _dead_letters(ctx) - dead_before
-    if failed:
-        log.error("messages failed (dead-lettered)", count=failed)
+    by_actor: dict[str, list[dict]] = {}
+    for message in failed:
+        by_actor.setdefault(message.get("actor_name", "?"), []).append(message)
+    retrying = {m.get("message_id") for m in failed_waiting(ctx)}
+    for actor, messages in sorted(by_actor.items()):
+        dead = sum(1 for m in messages if m.get("message_id") not in retrying)
+        print(f"finhub --once: {actor}: {len(messages)} message(s) failed ({dead} dead-lettered, "
+              f"{len(messages) - dead} awaiting a retry); last error: {_last_error(messages[-1])}",
+              file=sys.stderr, flush=True)
+    if failed or not drained:
         return 1
     log.info("all queues drained")
     return 0
 
 
-def _run_forever(ctx: Context) -> int:
+def _run_forever(ctx: Context, pool: WorkerPool | None = None, signals: _Signals | None = None) -> int:
     lease = Lease(ctx.redis)
     scheduler = BlockingScheduler(timezone=ctx.settings.schedule.timezone,
                                   job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30})
+    crashed: list[CrashLoop] = []
+    if pool is not None:
+        def crash_loop(exc: CrashLoop) -> None:
+            crashed.append(exc)
+            if scheduler.running:
+                scheduler.shutdown(wait=False)
+        pool.watch(crash_loop, WATCH_EVERY)
     scheduler.add_job(lambda: _on_lease(lease), IntervalTrigger(seconds=LEASE_REFRESH), id="lease",
                       next_run_time=datetime.now(UTC))
     hour, minute = (int(x) for x in ctx.settings.schedule.cleanup_at.split(":"))
@@ -242,13 +349,22 @@ def _run_forever(ctx: Context) -> int:
                               name=job.name)
     # Ctrl+C and SIGTERM stop the scheduler from its own handler: a KeyboardInterrupt thrown into
     # APScheduler's loop can leave its job-store lock held and the exit hanging on its threads.
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: scheduler.shutdown(wait=False))
+    def stop() -> None:
+        if scheduler.running:
+            scheduler.shutdown(wait=False)
+    if signals is None:
+        signals = _Signals()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, signals)
+    signals.on_first = stop
     try:
-        scheduler.start()
+        if signals.count == 0 and not crashed:
+            scheduler.start()
     finally:
         lease.release()
         log.info("scheduler stopped")
+    if crashed:
+        raise crashed[0]
     return 0
 
 

@@ -56,3 +56,90 @@ def record_job(redis, job: str, outcome: str, detail: str = "", now: datetime | 
     """Remember a job's last run for ``status`` (``outcome``: ok, partial, failed, skipped)."""
     stamp = (now or datetime.now(UTC)).isoformat(timespec="seconds")
     redis.hset(JOBS_KEY, job, strip_secrets(f"{stamp} {outcome} {detail}")[:400])
+
+
+#: Redis key per worker process, ``{worker}`` its dramatiq id (its broker's id, the member of
+#: ``dramatiq:__heartbeats__``): the queues it consumes, comma-separated; renewed by the worker
+#: every few seconds, expiring ``CONSUMER_TTL`` seconds after its last renewal.
+CONSUMER_KEY = "finhub:consumer:{worker}"
+CONSUMER_TTL = 30
+#: A worker whose heartbeat is older than this is not live (the broker's heartbeat timeout; idle
+#: workers poll, and so beat, about once a second).
+LIVE_WITHIN_MS = 10_000
+
+
+def register_consumer(redis, worker_id: str, queues: Iterable[str]) -> None:
+    """Record (renew) which queues a worker consumes: dramatiq's keys hold that only while it has
+    messages in flight."""
+    redis.set(CONSUMER_KEY.format(worker=worker_id), ",".join(sorted(queues)), ex=CONSUMER_TTL)
+
+
+def registered_consumers(redis) -> dict[str, str]:
+    """Worker id -> the queues it registered (comma-separated)."""
+    prefix = CONSUMER_KEY.format(worker="")
+    keys = list(redis.scan_iter(prefix + "*"))
+    values = redis.mget(keys) if keys else []
+    return {k.removeprefix(prefix): v for k, v in zip(keys, values, strict=True) if v is not None}
+
+
+def live_consumers(redis, queues: Iterable[str] = QUEUES, within_ms: int = LIVE_WITHIN_MS,
+                   now_ms: int | None = None) -> dict[str, int]:
+    """How many live worker processes consume each queue: a worker is live when its dramatiq
+    heartbeat is recent; it consumes what it registered at boot, and any queue it holds acks on.
+    A killed worker's registration expires by itself."""
+    import time
+
+    now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+    beats = {w: s for w, s in redis.zrange("dramatiq:__heartbeats__", 0, -1, withscores=True)}
+    live = {w for w, score in beats.items() if now_ms - score <= within_ms}
+    consumed: dict[str, set[str]] = {}
+    for worker, names in registered_consumers(redis).items():
+        if worker in live:
+            for name in filter(None, names.split(",")):
+                consumed.setdefault(name, set()).add(worker)
+    for key in redis.scan_iter("dramatiq:__acks__.*"):
+        worker, _, name = key[len("dramatiq:__acks__."):].partition(".")
+        if worker in live:
+            consumed.setdefault(name.removesuffix(".DQ"), set()).add(worker)
+    return {q: len(consumed.get(q, ())) for q in queues}
+
+
+def _reason(exc: BaseException) -> str:
+    """The last line of an exception's message (drivers add hints and SQL on later lines)."""
+    lines = [line.strip() for line in str(getattr(exc, "orig", None) or exc).splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__
+
+
+def redis_unreachable(url: str) -> str | None:
+    """None when the Redis at ``url`` answers, else one line naming it (masked) and what to do."""
+    import redis as redis_lib
+
+    from finhub.config.secrets import redact_url
+
+    try:
+        redis_lib.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2).ping()
+        return None
+    except (redis_lib.RedisError, OSError) as exc:
+        return (f"Redis unreachable at {redact_url(url)} ({_reason(exc)}): start it, or point "
+                "FINHUB_REDIS_URL at one that runs")
+
+
+def database_unreachable(url: str) -> str | None:
+    """None when the database at ``url`` accepts a connection, else one line naming it (masked)."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from finhub.config.secrets import redact_url
+    from finhub.storage import make_engine
+
+    try:
+        engine = make_engine(url)
+        try:
+            with engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        finally:
+            engine.dispose()
+        return None
+    except (SQLAlchemyError, OSError) as exc:
+        return (f"database unreachable at {redact_url(url)} ({_reason(exc)}): start it, or point "
+                "FINHUB_DATABASE_URL at one that runs")

@@ -7,11 +7,16 @@ prefetched messages (SIGTERM to the whole group would make the children exit at 
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import signal
 import subprocess
 import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
 
 from finhub.logs import get_logger
 
@@ -63,3 +68,139 @@ def stop_workers(proc: subprocess.Popen, grace: float = SHUTDOWN_GRACE) -> int:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
     return proc.returncode
+
+
+#: Restarts within ``CRASH_WINDOW`` seconds that make a crash loop: the driver stops instead.
+CRASH_RESTARTS = 5
+CRASH_WINDOW = 60.0
+#: Seconds a master that lost a worker gets to stop the others before they are killed.
+LOST_GRACE = 8.0
+#: Backoff before a restart: doubles from the first to the last with each restart in the window.
+BACKOFF = (1.0, 30.0)
+
+
+def _children(pid: int) -> set[int] | None:
+    """The pids of ``pid``'s children (Linux /proc, else psutil when installed; None: unknown)."""
+    try:
+        return {int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()}
+    except (OSError, ValueError):
+        pass
+    try:
+        import psutil
+
+        return {c.pid for c in psutil.Process(pid).children()}
+    except Exception:  # noqa: BLE001 - psutil missing or the master just exited: poll() will tell
+        return None
+
+
+class CrashLoop(RuntimeError):
+    """The worker pool keeps dying: restarting it again would only spin."""
+
+
+class WorkerPool:
+    """The ``dramatiq actors`` master, watched: :meth:`check` (call it every second or so) restarts
+    it when it exited or lost a worker process (dramatiq's master then stops the others and exits
+    with status 0), after a backoff, and raises :class:`CrashLoop` at the ``CRASH_RESTARTS``-th
+    restart within ``CRASH_WINDOW`` seconds."""
+
+    def __init__(self, processes: int, env: dict[str, str], clock: Callable[[], float] = time.monotonic) -> None:
+        self.processes, self.env, self.clock = processes, env, clock
+        self.restarts: list[float] = []   # clock times of the restarts in the window
+        self.proc: subprocess.Popen | None = None
+        self.restart_at: float | None = None
+        self._children: set[int] = set()
+        self._lost: int | None = None
+        self._lost_at = 0.0
+        self._lock = threading.Lock()
+        self._done = threading.Event()
+        self.stopped = False
+        self.crashed: CrashLoop | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc else None
+
+    def start(self) -> None:
+        self.proc = start_workers(self.processes, self.env)
+        self._children, self._lost = set(), None
+
+    def watch(self, on_crash_loop: Callable[[CrashLoop], None], every: float = 1.0) -> threading.Thread:
+        """Call :meth:`check` every ``every`` seconds in a thread of its own, until :meth:`stop` is done.
+
+        Not in a scheduler thread: a restarted master gets PR_SET_PDEATHSIG from the thread that
+        started it, so that thread must outlive the graceful stop."""
+        def loop() -> None:
+            while not self._done.wait(every):
+                try:
+                    self.check()
+                except CrashLoop as exc:
+                    self.crashed = exc
+                    on_crash_loop(exc)
+        thread = threading.Thread(target=loop, name="finhub-workers", daemon=True)
+        thread.start()
+        return thread
+
+    def check(self) -> None:
+        with self._lock:
+            if self.stopped or self.crashed:
+                return
+            if self.proc is None:
+                if self.restart_at is not None and self.clock() >= self.restart_at:
+                    self.restart_at = None
+                    self.start()
+                return
+            code = self.proc.poll()
+            if code is None:
+                self._watch_children()
+                return
+            cause = f"worker master exited with status {code}"
+            if self._lost is not None:
+                cause = (f"worker process {self._lost} died; dramatiq's master stopped the others "
+                         + ("and exited with status 0" if code == 0
+                            else f"(killed after {LOST_GRACE:.0f} s, status {code})"))
+            self.proc = None
+            now = self.clock()
+            self.restarts = [t for t in self.restarts if now - t < CRASH_WINDOW] + [now]
+            if len(self.restarts) >= CRASH_RESTARTS:
+                raise CrashLoop(f"the workers died {len(self.restarts)} times within {CRASH_WINDOW:.0f} s "
+                                f"(last: {cause}); not restarting them again: see their log lines above")
+            delay = min(BACKOFF[0] * 2 ** (len(self.restarts) - 1), BACKOFF[1])
+            self.restart_at = now + delay
+            log.warning(f"workers stopped: {cause}; restarting them in {delay:.0f} s", exit_status=code,
+                        lost_process=self._lost, restarts_in_window=len(self.restarts))
+
+    def _watch_children(self) -> None:
+        assert self.proc is not None
+        children = _children(self.proc.pid)
+        if children is None:
+            return
+        gone = self._children - children
+        if gone and self._lost is None:
+            self._lost, self._lost_at = min(gone), self.clock()
+        self._children |= children
+        if self._lost is not None and self.clock() - self._lost_at > LOST_GRACE:
+            # dramatiq's master is stopping the other workers, each finishing its message: past the
+            # grace, kill them (their messages are redelivered) rather than leave every queue unread.
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+
+    def stop(self, grace: float = SHUTDOWN_GRACE) -> int | None:
+        """Stop watching and stop the workers (no-op when none runs)."""
+        with self._lock:
+            self.stopped = True
+            proc = self.proc
+        try:
+            return stop_workers(proc, grace) if proc is not None else None
+        finally:
+            self._done.set()
+
+    def kill(self) -> None:
+        """Stop now: SIGKILL the whole process group (their messages are redelivered later)."""
+        self.stopped = True
+        if self.proc is not None and self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.proc.wait()
+        self._done.set()

@@ -31,3 +31,17 @@ def test_backfill_through_workers_stores_every_bar_and_reports_progress(env, san
         counts = dict(c.execute(select(prices.c.symbol, func.count()).group_by(prices.c.symbol)).all())
     assert counts == {"AAPL": 20, "BTC": 31}
     assert len(stored_levels(engine, "AAPL")) == 20 and len(stored_levels(engine, "BTC")) == 31
+
+
+def test_backfill_without_a_live_history_worker_says_so_within_seconds_and_offers_sync(env, sandbox, capsys,
+                                                                                       monkeypatch):
+    import time
+
+    from finhub.commands import backfill as command
+
+    monkeypatch.setattr(command, "NO_WORKER_GIVE_UP", 6.0)
+    began = time.monotonic()
+    status, out, err = backfill(capsys, "--symbols", "AAPL", "--start", "2024-03-01", "--end", "2024-03-31")
+    assert status == 1 and time.monotonic() - began < 15
+    assert "no live worker consumes the history queue" in err and "--sync" in err
+    assert chart_calls(sandbox) == {"yahoo": 0, "coingecko": 0}
