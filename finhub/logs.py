@@ -93,6 +93,7 @@ def configure_logging(settings: Settings, stream=None) -> None:
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         redact_secrets(settings_secrets(settings)),
     ]
+    renderer: structlog.typing.Processor
     if settings.log_format == "json":
         renderer = structlog.processors.JSONRenderer()
         shared.append(structlog.processors.format_exc_info)

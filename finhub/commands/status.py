@@ -73,7 +73,7 @@ def _redis_sections(ctx: Context, settings) -> None:
         print(f"  {queue:16} {d['waiting']:9} {d['delayed']:8} {d['in_flight']:10} {d['dead']:5}  "
               + (f"{live}" if live else "0: NO live worker consumes this queue"))
     print("\njobs (last run, outcome, detail)")
-    jobs = r.hgetall(JOBS_KEY)
+    jobs: dict[str, str] = r.hgetall(JOBS_KEY)  # type: ignore[assignment]  # decode_responses=True
     for job in sorted(jobs) or ["(none has run yet)"]:
         print(f"  {job:20} {jobs.get(job, '')}")
 
@@ -100,7 +100,8 @@ def _database_sections(ctx: Context, settings, redis_ok: bool) -> None:
     warnings += [f"{a.symbol}: no fresh quote, "
                  + (f"the newest is from {iso_utc(last)}" if last else "none stored yet") for a, last in stale]
     if redis_ok:
-        rejected = sorted(r.hgetall(BAD_SYMBOLS_KEY).items())
+        bad: dict[str, str] = r.hgetall(BAD_SYMBOLS_KEY)  # type: ignore[assignment]  # decode_responses=True
+        rejected = sorted(bad.items())
         warnings += [f"{s}: rejected by every provider: {reason}" for s, reason in rejected]
     print("\nasset warnings")
     for line in warnings or ["(none)"]:

@@ -43,7 +43,7 @@ def stale_quotes(assets: Iterable[Asset], last_quotes: Mapping[str, datetime], s
 
 def queue_depths(redis, queues: Iterable[str] = QUEUES) -> dict[str, dict[str, int]]:
     """Waiting, delayed, in-flight and dead messages per queue, read from dramatiq's Redis keys."""
-    acks = {}
+    acks: dict[str, int] = {}
     for key in redis.scan_iter("dramatiq:__acks__.*"):
         queue = key.rsplit(".", 1)[-1]
         acks[queue] = acks.get(queue, 0) + redis.scard(key)

@@ -55,7 +55,7 @@ def _simple_price(request: Request, state: State) -> Response:
         sample = samples.find("coingecko", "simple/price", set(ids), q, request.now.date())
         if sample:
             return Response(200, samples.read(sample.file))
-    out = {}
+    out: dict[str, dict] = {}
     for coin in ids:
         if coin in controls.unknown_symbols:
             continue  # CoinGecko omits ids it does not know, with HTTP 200
@@ -172,7 +172,8 @@ def _market_chart(coin: str, ranged: bool, request: Request, state: State) -> Re
         first = first.replace(minute=0) + (timedelta(hours=1) if first.minute else timedelta(0))
     symbol = assets.from_coingecko(coin)
     skew = controls.skew_for(coin) or controls.skew_for(symbol)
-    points, t = [], first
+    points: list[datetime] = []
+    t = first
     while t <= end and len(points) < 20_000:
         if controls.has_bar((coin, symbol), t):
             points.append(t)

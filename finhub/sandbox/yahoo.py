@@ -132,8 +132,9 @@ def _chart(symbol: str, request: Request, state: State) -> Response:
     }
     if interval in ("1h", "60m"):
         periods = _trading_periods(crypto, start, min(end, now))
-        meta["tradingPeriods"] = ({"pre": periods, "regular": periods, "post": periods}
-                                  if q.get("includePrePost") in ("true", "True") else periods)
+        pre_post = q.get("includePrePost") in ("true", "True")
+        trading: object = {"pre": periods, "regular": periods, "post": periods} if pre_post else periods
+        meta["tradingPeriods"] = trading  # type: ignore[assignment]  # a JSON value of another shape
     result = {"meta": meta, "timestamp": [int(s.timestamp()) for s in starts[:MAX_BARS]],
               "indicators": {"quote": [quote], "adjclose": [{"adjclose": quote["close"]}]}}
     if not bars:
@@ -171,7 +172,7 @@ def _bar_starts(crypto: bool, interval: str, start: datetime, end: datetime):
             first = first.replace(hour=0)
         if length == timedelta(weeks=1):
             first -= timedelta(days=first.weekday())
-        starts = []
+        starts: list[datetime] = []
         t = first
         while t < end and len(starts) < MAX_BARS:
             if t >= start or length == timedelta(weeks=1):
