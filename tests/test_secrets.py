@@ -148,7 +148,7 @@ def test_no_secret_anywhere_after_a_driver_run_against_failing_providers(log_for
     data = tmp_path / "var"
     clean = {k: v for k, v in os.environ.items() if not k.startswith("FINHUB_")}
     env = {**clean, **https_sandbox.env(), "FINHUB_REDIS_URL": redis_url, "FINHUB_DATA_DIR": str(data),
-           "FINHUB_LOG_FORMAT": log_format, "FINHUB_ALPHAVANTAGE_API_KEY": AV_KEY,
+           "FINHUB_LOG_FORMAT": log_format, "FINHUB_LOG_LEVEL": "DEBUG", "FINHUB_ALPHAVANTAGE_API_KEY": AV_KEY,
            "FINHUB_COINGECKO_API_KEY": CG_KEY, "FINHUB_YAHOO_TIMEOUT": "2", "FINHUB_COINGECKO_TIMEOUT": "2",
            "FINHUB_ALPHAVANTAGE_TIMEOUT": "2", "XDG_CACHE_HOME": str(tmp_path / "cache"),
            "PYTHONPATH": str(ROOT), "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
