@@ -4,6 +4,7 @@ import os
 
 import pytest
 
+from finhub.sandbox import Sandbox
 from finhub.storage import make_engine, migrate
 
 
@@ -18,3 +19,10 @@ def cli_database(tmp_path, monkeypatch):
     engine = make_engine(f"sqlite:///{tmp_path / 'finhub.db'}")
     migrate(engine)
     return engine
+
+
+@pytest.fixture(scope="session")
+def sandbox_server():
+    """One provider sandbox for the session; each directory's ``sandbox`` fixture resets its controls."""
+    with Sandbox() as sb:
+        yield sb

@@ -1,11 +1,10 @@
-"""One provider sandbox for the provider tests, its controls reset around every test."""
+"""The provider tests: the sandbox (tests/conftest.py) with its controls reset around every test, adapters on it."""
 
 import tempfile
 
 import pytest
 
 from finhub.config import Secret
-from finhub.sandbox import Sandbox
 from finhub.universe import build_universe
 from providers.alphavantage import AlphaVantageProvider
 from providers.coingecko import CoinGeckoProvider
@@ -14,12 +13,6 @@ from providers.yahoo import YahooProvider
 #: Short timeouts keep the hanging-endpoint tests quick.
 TIMEOUT = 1.0
 UNIVERSE = build_universe()
-
-
-@pytest.fixture(scope="session")
-def sandbox_server():
-    with Sandbox() as sb:
-        yield sb
 
 
 @pytest.fixture

@@ -7,18 +7,11 @@ import redis
 
 from finhub.config import load_settings
 from finhub.runtime.context import Context
-from finhub.sandbox import Sandbox
 from tests.redis_dbs import PLANNER_DB
 
 #: A Friday with NYSE open.
 FRIDAY = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
 REDIS_URL = f"redis://127.0.0.1:6379/{PLANNER_DB}"
-
-
-@pytest.fixture(scope="session")
-def sandbox_server():
-    with Sandbox() as sb:
-        yield sb
 
 
 @pytest.fixture
