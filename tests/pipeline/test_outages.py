@@ -110,3 +110,55 @@ def test_postgresql_stopped_for_a_minute_loses_no_quote_fetched_meanwhile(env, s
                                     "GROUP BY symbol, interval, timestamp HAVING COUNT(*) > 1) d")).scalar()
     assert duplicates == 0
     print(f"{len(during)} quotes served during the {OUTAGE_S} s outage, all stored")
+
+
+@pytest.mark.slow
+def test_a_worker_killed_during_a_yahoo_call_frees_its_slot_within_seconds(env, sandbox, redis_db, tmp_path):
+    """Yahoo answers after 40 s; its one slot would outlive the call by 45 s (its timeout is 40 s)
+    but the holder's process is gone: the next caller on this host reclaims it."""
+    import os
+    import sys
+    from pathlib import Path
+
+    from finhub.config import load_settings
+    from finhub.planner.quota import Quotas
+    from finhub.runtime.broker import make_broker
+    from tests.pipeline.conftest import ROOT
+
+    env.update({"FINHUB_DATABASE_URL": f"sqlite:///{tmp_path}/finhub.db", "FINHUB_YAHOO_TIMEOUT": "40",
+                "FINHUB_YAHOO_QUOTA_CONCURRENCY": "1"})
+    sandbox.configure("yahoo", latency=40.0)
+    key = "finhub:quota:yahoo:inflight"
+    workers = subprocess.Popen([str(Path(sys.executable).with_name("dramatiq")), "actors", "--processes", "1",
+                                "--threads", "2"], env=env, cwd=ROOT, start_new_session=True,
+                               stdout=subprocess.DEVNULL, stderr=open(tmp_path / "workers.log", "w"))
+    broker = make_broker(env["FINHUB_REDIS_URL"])
+    try:
+        import dramatiq
+
+        @dramatiq.actor(broker=broker, queue_name="prices", actor_name="stock_quotes")
+        def stock_quotes(symbols, scheduled=None):  # sent here, run by the worker
+            pass
+
+        stock_quotes.send(["AAPL"])
+        assert wait_for(lambda: redis_db.zcard(key) == 1, 60), "no worker took Yahoo's slot"
+        (holder, expiry), = redis_db.zrange(key, 0, -1, withscores=True)
+        pid = int(holder.split(":")[-2])
+        assert expiry - time.time() > 30  # the slot alone would stay taken that long
+        os.killpg(workers.pid, signal.SIGKILL)
+        killed = time.monotonic()
+        workers.wait(10)
+        quotas = Quotas.from_settings(redis.Redis.from_url(env["FINHUB_REDIS_URL"]),
+                                      load_settings(environ={k: v for k, v in env.items() if k.startswith("FINHUB_")}))
+
+        def free():
+            with quotas.slot("yahoo") as held:
+                return held
+
+        assert wait_for(free, 15), f"the slot of killed pid {pid} was not freed"
+        print(f"slot of the killed worker (pid {pid}) free {time.monotonic() - killed:.1f} s after the kill")
+    finally:
+        sandbox.configure("yahoo", latency=0.0)
+        if workers.poll() is None:
+            os.killpg(workers.pid, signal.SIGKILL)
+        broker.close()
