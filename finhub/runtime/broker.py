@@ -96,13 +96,47 @@ class Retries(DramatiqRetries):
         broker.enqueue(message, delay=delay)
 
 
+class FinhubRedisBroker(RedisBroker):
+    """Dramatiq's RedisBroker, handing back the delayed messages a worker drops when Redis restarts.
+
+    After a connection error dramatiq's consumer thread empties its in-memory delay queue (the
+    delayed and retrying messages it prefetched) and consumes anew, but those messages stay in this
+    worker's acknowledgement set in Redis, which is requeued only when the worker is dead: while it
+    lives they are stuck (measured: 16 of 20 delayed messages after a ``kill -9`` of Redis). So when
+    a delay queue is consumed again in this process, its messages still held under this worker's id
+    go back to that queue first. A message that was being moved just then may run twice; every
+    write is idempotent.
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._consumed: set[str] = set()
+
+    def consume(self, queue_name: str, prefetch: int = 1, timeout: int = 5000):
+        if queue_name.endswith(".DQ"):
+            if queue_name in self._consumed:
+                self._requeue_held(queue_name)
+            self._consumed.add(queue_name)
+        return super().consume(queue_name, prefetch=prefetch, timeout=timeout)
+
+    def _requeue_held(self, queue_name: str) -> None:
+        try:
+            held = self.client.smembers(f"{self.namespace}:__acks__.{self.broker_id}.{queue_name}")
+            if held:
+                self.do_requeue(queue_name, *held)
+                log.warning("delayed messages dropped by a consumer restart re-queued", queue=queue_name,
+                            messages=len(held))
+        except redis.ConnectionError as exc:  # still down: the consumer thread tries again in a second
+            raise dramatiq.errors.ConnectionClosed(exc) from exc
+
+
 def make_broker(url: str, outage_tolerance: float = OUTAGE_TOLERANCE_S) -> RedisBroker:
     """A RedisBroker on ``url`` with finhub's middleware; ``outage_tolerance`` is how long (s) a job
     waits out an unreachable database."""
     middleware = [AgeLimit(), TimeLimit(), ShutdownNotifications(), Callbacks(), Pipelines(),
                   Retries(max_retries=MAX_RETRIES, min_backoff=MIN_BACKOFF_MS, max_backoff=MAX_BACKOFF_MS,
                           retry_when=retry_when, outage_tolerance=outage_tolerance)]
-    return RedisBroker(url=url, middleware=middleware, heartbeat_timeout=HEARTBEAT_TIMEOUT_MS,
+    return FinhubRedisBroker(url=url, middleware=middleware, heartbeat_timeout=HEARTBEAT_TIMEOUT_MS,
                        maintenance_chance=MAINTENANCE_CHANCE)
 
 

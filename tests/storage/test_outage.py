@@ -29,9 +29,8 @@ def _wrapped(cls, orig, invalidated=False):
 
 def test_an_unreachable_postgresql_is_an_outage():
     engine = make_engine(f"postgresql://u@127.0.0.1:{_closed_port()}/db")
-    with pytest.raises(sa.OperationalError) as raised:
-        with engine.connect() as c:
-            c.execute(text("SELECT 1"))
+    with pytest.raises(sa.OperationalError) as raised, engine.connect() as c:
+        c.execute(text("SELECT 1"))
     assert is_outage(raised.value)
 
 
@@ -44,9 +43,8 @@ def test_a_locked_sqlite_past_its_busy_timeout_is_an_outage(tmp_path, monkeypatc
     holder.execute("BEGIN EXCLUSIVE")
     engine = make_engine(f"sqlite:///{path}")
     try:
-        with pytest.raises(sa.OperationalError) as raised:
-            with engine.begin() as c:
-                c.execute(text("INSERT INTO t VALUES (1)"))
+        with pytest.raises(sa.OperationalError) as raised, engine.begin() as c:
+            c.execute(text("INSERT INTO t VALUES (1)"))
         assert is_outage(raised.value)
     finally:
         holder.rollback()
