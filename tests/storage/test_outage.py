@@ -68,6 +68,15 @@ def test_only_connection_level_errors_are_outages(error, outage):
     assert is_outage(error) is outage
 
 
+@pytest.fixture(autouse=True)
+def _quiet_broker_log(monkeypatch):
+    """The middleware's warnings go to a stand-in: structlog caches a logger on first use, and the
+    broker's real one must first be used under the capture of tests/test_worker_boot.py."""
+    from unittest.mock import MagicMock
+
+    monkeypatch.setattr("finhub.runtime.broker.log", MagicMock())
+
+
 class _Broker(StubBroker):
     """Records what the Retries middleware re-enqueues instead of queueing it."""
 
