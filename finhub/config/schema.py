@@ -268,6 +268,9 @@ class Settings:
     log_format: Literal["console", "json"] = _setting("console", doc="console (readable) or json (one object a line)")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = _setting("INFO", doc="DEBUG, INFO, WARNING or ERROR")
     retention_days: int = _setting(365, _positive, doc="history older than this is deleted")
+    database_outage_tolerance: float = _setting(600.0, _positive,
+                                                doc="seconds a job retries (with backoff) while the database is "
+                                                    "unreachable before its message is dead-lettered")
     time_scale: float = _setting(1.0, _positive, doc="benchmarks only: multiplies schedule intervals and quota "
                                                      "windows (0.002 runs a day in under 3 minutes)")
     schedule: ScheduleSettings = field(default_factory=ScheduleSettings)

@@ -17,7 +17,7 @@ from finhub.planner.fallback import DEFAULT_RETRY_AFTER, Fetched, fetch_quotes
 from finhub.runtime.context import Context
 from finhub.runtime.health import record_job
 from finhub.runtime.requeues import count_requeue
-from finhub.storage import latest_prices
+from finhub.storage import is_outage, latest_prices
 from providers.base import Unavailable
 
 log = get_logger(__name__)
@@ -37,11 +37,20 @@ def batches(assets: Sequence[Asset], size: int) -> list[list[str]]:
 
 
 def due_stocks(ctx: Context, symbols: Iterable[str], now: datetime) -> list[Asset]:
-    """The stocks worth a quote now: all while NYSE is open, else those without the last close."""
+    """The stocks worth a quote now: all while NYSE is open, else those without the last close (all of
+    them while the database is unreachable: better a call too many than a close missed)."""
     assets = [a for a in ctx.universe.select(list(symbols)) if a.active]
     if not assets:
         return []
-    latest = latest_prices(ctx.engine, "quote", [a.symbol for a in assets], columns=["timestamp"])
+    try:
+        latest = latest_prices(ctx.engine, "quote", [a.symbol for a in assets], columns=["timestamp"])
+    except Exception as exc:
+        if not is_outage(exc):
+            raise
+        # Fetch anyway: the quotes travel in the validation message, which waits out the outage.
+        log.warning("database unreachable: stock quotes fetched without checking what is stored",
+                    error=str(exc).splitlines()[0][:200])
+        latest = {}
     return [a for a in assets if stock_quotes_due(now, latest.get(a.symbol, {}).get("timestamp"))]
 
 

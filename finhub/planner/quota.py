@@ -13,7 +13,10 @@ live quotes and validation can never spend Alpha Vantage's whole daily 25.
 
 Concurrency (calls in flight) is not a window, and no maintained library offers a cross-process
 semaphore whose slots expire when a holder is killed, so :class:`Quotas` keeps a tiny one here: a
-sorted set of holders scored by their expiry, pruned on every acquire.
+sorted set of holders scored by their expiry, pruned on every acquire. A slot expires after the
+provider's HTTP timeout (which bounds the whole call) plus :data:`SLOT_MARGIN_SECONDS`; each holder
+is named by its host and pid, and when no slot is free, the slots of holders on this host whose
+process is gone (a SIGKILLed worker) are reclaimed at once.
 
 Timestamps come from the calling host's clock (``Quotas``' ``clock``, ``time.time`` unless a test
 steps a fake one), as pyrate-limiter's do: keep hosts NTP-synced.
@@ -24,6 +27,8 @@ window and spacing by one factor (benchmarks run a day in minutes), never the ma
 
 from __future__ import annotations
 
+import os
+import socket
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -42,8 +47,11 @@ from providers.registry import PROVIDERS
 
 #: Redis key prefix of the call logs and concurrency slots.
 KEY_PREFIX = "finhub:quota"
-#: A concurrency slot is released after this long even if its holder died.
+#: A concurrency slot is released after this long even if its holder died (without settings; with
+#: them, the provider's HTTP timeout plus SLOT_MARGIN_SECONDS).
 SLOT_TTL_SECONDS = 120
+#: Seconds a slot outlives its call's own timeout (the reservation and the answer's parsing).
+SLOT_MARGIN_SECONDS = 5
 #: Longest window, for pruning the call log.
 MONTH_MS = 30 * int(Duration.DAY)
 
@@ -137,10 +145,12 @@ class Room:
 class Quotas:
     """Reserve provider calls against shared budgets in Redis."""
 
-    def __init__(self, redis: Redis, quotas: dict[str, QuotaSettings], slot_ttl: float = SLOT_TTL_SECONDS,
-                 time_scale: float = 1.0, clock: Clock = time.time) -> None:
-        """Budgets of ``quotas`` (by provider name) in ``redis``; ``clock`` stamps reservations and
-        concurrency slots (every host sharing the Redis must read a synchronised clock)."""
+    def __init__(self, redis: Redis, quotas: dict[str, QuotaSettings],
+                 slot_ttl: float | dict[str, float] = SLOT_TTL_SECONDS, time_scale: float = 1.0,
+                 clock: Clock = time.time) -> None:
+        """Budgets of ``quotas`` (by provider name) in ``redis``; ``slot_ttl`` bounds a concurrency slot
+        (per provider, or one for all); ``clock`` stamps reservations and concurrency slots (every host
+        sharing the Redis must read a synchronised clock)."""
         self.redis = redis
         self.clock = clock
         self.slot_ttl = slot_ttl
@@ -152,8 +162,11 @@ class Quotas:
 
     @classmethod
     def from_settings(cls, redis: Redis, settings: Settings, clock: Clock = time.time) -> Quotas:
-        """The quotas of every registered provider as ``settings`` configure them."""
+        """The quotas of every registered provider as ``settings`` configure them; a concurrency slot
+        lasts the provider's HTTP timeout plus the margin."""
+        timeouts = {p.name: getattr(p.settings(settings), "timeout", None) for p in PROVIDERS}
         return cls(redis, {p.name: p.quota(settings) for p in PROVIDERS},
+                   slot_ttl={name: t + SLOT_MARGIN_SECONDS for name, t in timeouts.items() if t},
                    time_scale=settings.time_scale, clock=clock)
 
     def _purpose_rates(self, provider: str, purpose: Purpose) -> list[Rate]:
@@ -218,9 +231,12 @@ class Quotas:
         if not limit:
             yield True
             return
-        key, token = f"{KEY_PREFIX}:{provider}:inflight", uuid.uuid4().hex
+        key, token = f"{KEY_PREFIX}:{provider}:inflight", f"{_HOST}:{os.getpid()}:{uuid.uuid4().hex}"
+        ttl = self.slot_ttl.get(provider, SLOT_TTL_SECONDS) if isinstance(self.slot_ttl, dict) else self.slot_ttl
         now = self.clock()
-        held = bool(self._acquire_slot(keys=[key], args=[now, limit, now + self.slot_ttl, token]))
+        held = bool(self._acquire_slot(keys=[key], args=[now, limit, now + ttl, token]))
+        if not held and self._reclaim_dead_holders(key):
+            held = bool(self._acquire_slot(keys=[key], args=[now, limit, now + ttl, token]))
         try:
             yield held
         finally:
@@ -231,6 +247,32 @@ class Quotas:
         """The clock in whole milliseconds, as pyrate-limiter stamps calls."""
         return int(self.clock() * 1000)
 
+    def _reclaim_dead_holders(self, key: str) -> int:
+        """Free the slots held by processes of this host that no longer exist; how many were freed."""
+        holders = [t.decode() if isinstance(t, bytes) else str(t) for t in self.redis.zrange(key, 0, -1)]
+        dead = [t for t in holders if _holder_dead(t)]
+        return int(self.redis.zrem(key, *dead)) if dead else 0
+
     def reset(self, provider: str) -> None:
         """Forget the provider's counted calls and slots (tests, and a manual reset)."""
         self.redis.delete(f"{KEY_PREFIX}:{provider}:calls", f"{KEY_PREFIX}:{provider}:inflight")
+
+
+_HOST = socket.gethostname()
+
+
+def _holder_dead(token: str) -> bool:
+    """Whether a slot's holder (``host:pid:nonce``) is a process of this host that is gone."""
+    parts = token.split(":")
+    if len(parts) < 3 or parts[-3] != _HOST or not parts[-2].isdigit():
+        return False  # another host's, or an old-style token: left to its expiry
+    try:
+        os.kill(int(parts[-2]), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    try:  # killed but not yet reaped by its parent: a zombie holds nothing
+        return Path(f"/proc/{parts[-2]}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return False

@@ -16,29 +16,42 @@ from finhub.model import Asset, AssetType
 JOBS_KEY = "finhub:jobs"
 #: The queues finhub's actors use, by purpose.
 QUEUES = ("prices", "validation", "history", "maintenance")
-#: A quote is stale once this many scheduled refreshes have passed since its market time (stocks:
-#: counted while NYSE trades; while it is closed a stock needs only the last close).
+#: A quote is stale once this many scheduled refreshes have passed since its market time, plus the
+#: provider's market-time resolution (stocks: counted while NYSE trades; while it is closed a stock
+#: needs only the last close).
 STALE_AFTER_RUNS = 3
+#: How far a provider's market time may lag the moment its quote was fetched (s): the three stamp
+#: quotes to the minute (CoinGecko refreshes its prices about once a minute, Alpha Vantage's "Last
+#: Refreshed" and the sandbox's times are whole minutes), so a row stored every 10 s still carries a
+#: market time up to a minute old.
+MARKET_TIME_RESOLUTION = {"yahoo": 60, "coingecko": 60, "alphavantage": 60}
+#: For a quote of unknown source: the coarsest.
+DEFAULT_RESOLUTION = max(MARKET_TIME_RESOLUTION.values())
 
 
-def is_stale(asset: Asset, last_quote: datetime | None, schedule: ScheduleSettings, now: datetime) -> bool:
-    """Whether ``asset``'s newest stored quote (its market time) is older than its schedule allows."""
+def is_stale(asset: Asset, last_quote: datetime | None, schedule: ScheduleSettings, now: datetime,
+             source: str | None = None) -> bool:
+    """Whether ``asset``'s newest stored quote (its market time, from ``source``) is older than its
+    schedule and its provider's market-time resolution allow."""
     if last_quote is None:
         return True
+    lag = MARKET_TIME_RESOLUTION.get(source, DEFAULT_RESOLUTION) if source else DEFAULT_RESOLUTION
     if asset.asset_type == AssetType.CRYPTO:
-        return now - last_quote > timedelta(seconds=STALE_AFTER_RUNS * schedule.crypto_quotes)
+        return now - last_quote > timedelta(seconds=STALE_AFTER_RUNS * schedule.crypto_quotes + lag)
     opened = session_open(now)
-    expected = now - timedelta(seconds=STALE_AFTER_RUNS * schedule.stock_quotes)
+    expected = now - timedelta(seconds=STALE_AFTER_RUNS * schedule.stock_quotes + lag)
     if opened is None or expected < opened:  # closed, or just opened: the last close will do
         return stock_quotes_due(last_close(now), last_quote)
     return last_quote < expected
 
 
 def stale_quotes(assets: Iterable[Asset], last_quotes: Mapping[str, datetime], schedule: ScheduleSettings,
-                 now: datetime) -> list[tuple[Asset, datetime | None]]:
-    """The active ``assets`` whose newest quote is stale, with its market time (None: never stored)."""
+                 now: datetime, sources: Mapping[str, str] | None = None) -> list[tuple[Asset, datetime | None]]:
+    """The active ``assets`` whose newest quote is stale, with its market time (None: never stored);
+    ``sources`` names each quote's provider (its market-time resolution; default: the coarsest)."""
+    sources = sources or {}
     return [(a, last_quotes.get(a.symbol)) for a in assets
-            if a.active and is_stale(a, last_quotes.get(a.symbol), schedule, now)]
+            if a.active and is_stale(a, last_quotes.get(a.symbol), schedule, now, sources.get(a.symbol))]
 
 
 def queue_depths(redis, queues: Iterable[str] = QUEUES) -> dict[str, dict[str, int]]:

@@ -77,6 +77,12 @@ class Sandbox:
     def calls(self) -> dict[str, dict[str, int]]:
         return self.state.snapshot()["calls"]
 
+    def served(self) -> list[tuple[str, str, dict, datetime]]:
+        """Every well-formed answer since the last reset (at most the newest 100,000): provider,
+        endpoint, query parameters, and the sandbox's "now" (whose minute is the market time)."""
+        with self.state._lock:
+            return list(self.state.served)
+
     def stats(self) -> dict:
         return self.state.snapshot()
 

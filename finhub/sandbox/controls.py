@@ -11,6 +11,8 @@ from datetime import UTC, datetime
 PROVIDERS = ("yahoo", "coingecko", "alphavantage")
 #: Quota windows the sandbox enforces, in seconds.
 WINDOWS = {"per_second": 1, "per_minute": 60, "per_hour": 3600, "per_day": 86400, "per_month": 30 * 86400}
+#: How many answers the served log keeps.
+SERVED_LOG = 100_000
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,8 @@ class State:
             self.injected_errors: Counter = Counter()
             self._history: dict[str, deque] = defaultdict(deque)
             self._served: dict[str, list[float]] = defaultdict(list)
+            #: every well-formed answer: (provider, endpoint, query, the sandbox's "now"), newest last
+            self.served: deque = deque(maxlen=SERVED_LOG)
 
     def configure(self, provider: str, **values) -> None:
         if provider not in PROVIDERS:
@@ -117,6 +121,10 @@ class State:
         full = [w for w, limit in self.controls[provider].quotas.items()
                 if sum(1 for t in history if t > now - self.windows[w]) >= limit]
         return max(full, key=lambda w: self.windows[w]) if full else "per_minute"
+
+    def log_served(self, provider: str, endpoint: str, request) -> None:
+        with self._lock:
+            self.served.append((provider, endpoint, dict(request.query), request.now))
 
     def served_at(self, provider: str) -> list[float]:
         """Monotonic arrival times of the provider's calls served under a quota, since the last reset."""

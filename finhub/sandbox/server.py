@@ -70,6 +70,8 @@ def answer(state: State, request: Request, stop: threading.Event) -> Response:
         return text_response("Not Found", 404)
     if _fraction_hit(state, provider, "malformed", controls.malformed):
         response.body = response.body[: max(1, len(response.body) // 2)]
+    elif response.status == 200:
+        state.log_served(provider, endpoint, request)
     return response
 
 

@@ -4,6 +4,7 @@ Public API::
 
     engine = make_engine(settings.database)     # sqlite:///var/finhub.db or postgresql://...
     migrate(engine)                              # create/upgrade tables; safe from many processes
+    is_outage(exc)                               # the database is unreachable now: retry later
     upsert_prices(engine, rows)                  # idempotent bulk upsert, one statement a batch
     latest_prices(engine, "quote")               # {symbol: row} newest row per symbol, from assets_latestprice
     refresh_latest(engine)                       # re-copy the newest rows after editing the history by hand
@@ -18,7 +19,7 @@ Public API::
     upsert_levels(engine, "AAPL", "stock", levels); stored_levels(engine, "AAPL")   # daily levels, pivots
 """
 
-from finhub.storage.engine import make_engine, migrate
+from finhub.storage.engine import is_outage, make_engine, migrate
 from finhub.storage.judged import store_judged
 from finhub.storage.levels import levels_stored, prices_since, stored_levels, upsert_levels
 from finhub.storage.prices import (
@@ -38,7 +39,7 @@ from finhub.storage.rankings import latest_snapshot, store_snapshot
 from finhub.storage.schema import latest, prices, quarantine
 
 __all__ = [
-    "make_engine", "migrate", "check_row", "upsert_prices", "latest_prices",
+    "make_engine", "migrate", "is_outage", "check_row", "upsert_prices", "latest_prices",
     "delete_older_than", "summary", "quarantine_rows", "recent_quarantined", "prices", "quarantine",
     "latest_snapshot", "store_snapshot", "BarStats", "bar_stats", "bar_times", "prices_since", "upsert_levels",
     "stored_levels", "levels_stored", "store_judged", "single_source_rows", "latest", "refresh_latest",

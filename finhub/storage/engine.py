@@ -23,14 +23,17 @@ MIGRATION_LOCK_KEY = 0x66696E687562  # "finhub"
 
 
 def make_engine(url: str, **kwargs) -> Engine:
-    """An engine for ``url``; ``postgresql://`` uses psycopg 3, SQLite gets WAL and a busy timeout."""
+    """An engine for ``url``; ``postgresql://`` uses psycopg 3, SQLite gets WAL and a busy timeout.
+
+    The pool pings a connection before handing it out: one that died with the server (a restart, a
+    failover) is replaced instead of failing the next statement."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT}, **kwargs)
+        engine = create_engine(parsed, pool_pre_ping=True, connect_args={"timeout": SQLITE_BUSY_TIMEOUT}, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     connect_args = {"connect_timeout": POSTGRES_CONNECT_TIMEOUT, **kwargs.pop("connect_args", {})}
@@ -90,3 +93,42 @@ def _migration_lock(engine: Engine):
 def insert(table, dialect):
     """An INSERT into ``table`` in ``dialect``'s flavour, which knows ``ON CONFLICT``."""
     return (postgresql.insert if dialect.name == "postgresql" else sqlite.insert)(table)
+
+
+#: SQLite's messages for a database it cannot reach now (another writer past the busy timeout, a
+#: file that went away): the same statement succeeds later. Others ("no such table") do not.
+_SQLITE_TRANSIENT = ("database is locked", "database table is locked", "unable to open database file",
+                     "disk i/o error")
+
+
+def is_outage(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database is unreachable now (retry later), not that the data or the
+    schema is wrong (IntegrityError, ProgrammingError, DataError: retrying cannot help).
+
+    Unreachable: a connection SQLAlchemy invalidated (a disconnect), an ``OperationalError`` or
+    ``InterfaceError`` from PostgreSQL (refused, reset, server shutting down or starting up), a pool
+    timeout, and SQLite's "database is locked" past its busy timeout.
+    """
+    from sqlalchemy import exc as sa
+
+    if isinstance(exc, sa.DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        if isinstance(exc, sa.OperationalError | sa.InterfaceError):
+            return _raw_outage(exc.orig)
+        return False
+    if isinstance(exc, sa.TimeoutError):  # no pooled connection came free
+        return True
+    return _raw_outage(exc)
+
+
+def _raw_outage(exc: BaseException | None) -> bool:
+    import sqlite3
+
+    if isinstance(exc, sqlite3.OperationalError):
+        return any(m in str(exc).lower() for m in _SQLITE_TRANSIENT)
+    try:
+        import psycopg
+    except ImportError:  # pragma: no cover - psycopg is a dependency
+        return False
+    return isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError)

@@ -182,3 +182,43 @@ def test_the_reservation_script_is_the_librarys_with_the_two_documented_changes(
                          "if space_available < math.min(space_required, limit) then"))
     assert upstream != LuaScript.PUT_ITEM  # both changes still apply to the installed library's script
     assert _lua_statements(PUT_ITEM) == _lua_statements(upstream)
+
+
+def test_a_slot_whose_holder_process_is_gone_is_reclaimed_at_once(redis_client):
+    import socket
+    import subprocess
+    import sys
+
+    q = Quotas(redis_client, {"p": QuotaSettings(concurrency=1)}, slot_ttl=600)
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        key = "finhub:quota:p:inflight"
+        redis_client.zadd(key, {f"{socket.gethostname()}:{alive.pid}:x": time.time() + 600})
+        with q.slot("p") as blocked:
+            assert not blocked  # its holder still runs: it keeps the slot
+        redis_client.delete(key)
+        redis_client.zadd(key, {f"other-host:{gone.pid}:x": time.time() + 600})
+        with q.slot("p") as blocked:
+            assert not blocked  # another host's holder: left to its expiry
+        redis_client.delete(key)
+        redis_client.zadd(key, {f"{socket.gethostname()}:{gone.pid}:x": time.time() + 600})
+        with q.slot("p") as reclaimed:
+            assert reclaimed
+    finally:
+        alive.kill()
+        alive.wait()
+
+
+def test_a_slot_expires_after_the_providers_http_timeout_plus_a_margin(redis_client):
+    from finhub.planner.quota import SLOT_MARGIN_SECONDS
+
+    settings = load_settings(environ={"FINHUB_YAHOO_TIMEOUT": "7"})
+    q = Quotas.from_settings(redis_client, settings)
+    q.reset("yahoo")
+    with q.slot("yahoo") as held:
+        assert held
+        (_, expiry), = redis_client.zrange("finhub:quota:yahoo:inflight", 0, -1, withscores=True)
+        assert 7 + SLOT_MARGIN_SECONDS - 1 < expiry - time.time() <= 7 + SLOT_MARGIN_SECONDS
+    q.reset("yahoo")
