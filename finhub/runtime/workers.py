@@ -79,16 +79,30 @@ LOST_GRACE = 8.0
 BACKOFF = (1.0, 30.0)
 
 
-def _children(pid: int) -> set[int] | None:
-    """The pids of ``pid``'s children (Linux /proc, else psutil when installed; None: unknown)."""
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs: a zombie has died, whether or not its parent reaped it yet."""
     try:
-        return {int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()}
+        # /proc/PID/stat: "PID (comm) STATE ...", comm may hold spaces and parentheses
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def _children(pid: int) -> set[int] | None:
+    """The pids of ``pid``'s live children (Linux /proc, else psutil when installed; None: unknown).
+
+    A killed child stays listed as a zombie until its parent reaps it, and dramatiq's master does not
+    reap while it waits (up to 30 s) for every worker to finish booting: a worker killed during boot
+    must count as gone all the same."""
+    try:
+        listed = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        return {int(c) for c in listed if _alive(int(c))}
     except (OSError, ValueError):
         pass
     try:
         import psutil
 
-        return {c.pid for c in psutil.Process(pid).children()}
+        return {c.pid for c in psutil.Process(pid).children() if c.status() != psutil.STATUS_ZOMBIE}
     except Exception:  # noqa: BLE001 - psutil missing or the master just exited: poll() will tell
         return None
 

@@ -60,8 +60,6 @@ FAST = {"FINHUB_SCHEDULE_CRYPTO_QUOTES": "2", "FINHUB_SCHEDULE_STOCK_QUOTES": "3
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=False, reason="known failure, issue 14 left open: passes in the development checkout, "
-                   "but in a fresh clone no new pool registers within 30 s of the kill (cause not found yet)")
 def test_a_killed_worker_child_gets_a_new_pool_within_30_s_and_quotes_keep_coming(env, redis_db, sandbox):
     proc = start(env, "--workers", "2", **FAST)
     try:
