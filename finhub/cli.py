@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from finhub.config import SettingsError, load_settings
@@ -45,7 +46,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     configure_logging(settings)
     try:
-        return args.func(args, settings)
+        status = args.func(args, settings)
+        sys.stdout.flush()   # inside the try: a closed pipe met at the final flush is handled too
+        return status
     except SettingsError as exc:
         print(f"finhub: configuration error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # the reader left (``finhub universe | head``): stop quietly, as other filters do; stdout goes to
+        # /dev/null so the interpreter's final flush does not raise again
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141

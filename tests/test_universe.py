@@ -1,5 +1,8 @@
 """The asset universe: defaults, explicit provider ids, user additions and removals, strict checks."""
 
+import subprocess
+import sys
+
 import pytest
 
 from finhub.config import AssetsSettings, SettingsError
@@ -69,3 +72,10 @@ def test_select_names_unknown_symbols():
     assert [a.symbol for a in u.select(["BTC", "AAPL"])] == ["BTC", "AAPL"]
     with pytest.raises(KeyError, match="NOPE"):
         u.select(["BTC", "NOPE"])
+
+
+def test_a_reader_that_leaves_early_gets_no_traceback(cli_database):
+    # `finhub universe | head -1` when head has already gone: every write meets a closed pipe
+    proc = subprocess.run(f"{sys.executable} -m finhub universe | true", shell=True, capture_output=True,
+                          text=True, timeout=60)
+    assert proc.stderr == ""
