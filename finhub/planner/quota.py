@@ -41,6 +41,7 @@ from typing import Any, cast
 from pyrate_limiter import Decision, Duration, Rate, RateItem
 from pyrate_limiter.buckets.redis_bucket import RedisBucket
 from redis import Redis
+from redis.exceptions import NoScriptError
 
 from finhub.config import QuotaSettings, Settings
 from providers.registry import PROVIDERS
@@ -195,7 +196,15 @@ class Quotas:
             return Reservation(True)
         # Stamped by our clock rather than ``bucket.now()``: pyrate-limiter judges by the item's stamp.
         now_ms = self._now_ms()
-        decision = bucket.put_decision(RateItem(f"{purpose}", now_ms, weight=calls))
+        item = RateItem(f"{purpose}", now_ms, weight=calls)
+        try:
+            decision = bucket.put_decision(item)
+        except NoScriptError:
+            # Redis restarted (or its scripts were flushed): pyrate-limiter calls EVALSHA with the hash
+            # loaded at start-up, so load the script again and ask once more
+            self._script = self.redis.script_load(PUT_ITEM)
+            bucket = RedisBucket(bucket.rates, self.redis, bucket.bucket_key, self._script)
+            decision = bucket.put_decision(item)
         # A bucket over a synchronous Redis client answers synchronously; only redis.asyncio awaits.
         if not isinstance(decision, Decision):
             raise TypeError("Quotas needs a synchronous Redis client")

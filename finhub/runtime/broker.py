@@ -58,8 +58,50 @@ log = get_logger(__name__)
 
 def retry_when(retries: int, exc: BaseException) -> bool:
     """Retry only what a later attempt can fix: provider "retry later" errors and lost connections."""
-    transient = isinstance(exc, (RetryLater, redis.ConnectionError, ConnectionError, TimeoutError))
+    transient = isinstance(exc, (RetryLater, redis.ConnectionError, redis.TimeoutError, ConnectionError,
+                                 TimeoutError))
     return transient and retries < MAX_RETRIES
+
+
+#: Seconds between two attempts to enqueue a retry while Redis does not answer.
+REENQUEUE_PAUSE_S = 2.0
+
+
+def enqueue_patiently(broker: dramatiq.Broker, message: dramatiq.Message, delay: int | None = None) -> None:
+    """``broker.enqueue``, tried again every :data:`REENQUEUE_PAUSE_S` until Redis answers.
+
+    A job that failed because Redis went away must be able to put its retry back: were the enqueue to
+    raise, dramatiq would log it and acknowledge the message all the same, losing it (and with a
+    ``validate_and_store`` message, the quotes it carries). Until Redis is back this worker thread
+    can do nothing else anyway; should the worker be stopped meanwhile, the unacknowledged message
+    is redelivered."""
+    failures = 0
+    while True:
+        try:
+            broker.enqueue(message, delay=delay)
+            if failures:
+                log.info("retry enqueued once Redis answered again", message_id=message.message_id,
+                         attempts=failures + 1)
+            return
+        except (redis.ConnectionError, redis.TimeoutError, dramatiq.errors.BrokerConnectionError) as exc:
+            if not failures:
+                log.warning("Redis unreachable: the job's retry is enqueued once it answers",
+                            actor=message.actor_name, message_id=message.message_id, error=str(exc))
+            failures += 1
+            time.sleep(REENQUEUE_PAUSE_S)
+
+
+class _PatientEnqueue:
+    """The broker as dramatiq's own retry logic sees it: the same, but enqueueing patiently."""
+
+    def __init__(self, broker: dramatiq.Broker) -> None:
+        self._broker = broker
+
+    def __getattr__(self, name: str):
+        return getattr(self._broker, name)
+
+    def enqueue(self, message: dramatiq.Message, *, delay: int | None = None) -> None:
+        enqueue_patiently(self._broker, message, delay)
 
 
 class Retries(DramatiqRetries):
@@ -73,7 +115,8 @@ class Retries(DramatiqRetries):
 
     def after_process_message(self, broker, message, *, result=None, exception=None):
         if exception is None or not is_outage(exception):
-            return super().after_process_message(broker, message, result=result, exception=exception)
+            return super().after_process_message(_PatientEnqueue(broker), message, result=result,
+                                                 exception=exception)
         actor = broker.get_actor(message.actor_name)
         now_ms = int(time.time() * 1000)
         age_ms = now_ms - message.message_timestamp
@@ -95,7 +138,7 @@ class Retries(DramatiqRetries):
         _, delay = compute_backoff(attempts, factor=min_backoff, max_backoff=OUTAGE_MAX_BACKOFF_MS)
         delay = min(delay, max(self.outage_tolerance_ms - age_ms, 1))
         log.warning("database unreachable: job retried", delay_s=round(delay / 1000, 1), **fields)
-        broker.enqueue(message, delay=delay)
+        enqueue_patiently(broker, message, delay)
 
 
 class FinhubRedisBroker(RedisBroker):

@@ -1,6 +1,7 @@
 """Outages under a running pipeline (driver, workers, the sandbox logging what it served): a private
 PostgreSQL stopped for 60 s, a private Redis restarted, a worker killed while it holds a slot."""
 
+import json
 import signal
 import subprocess
 import threading
@@ -233,7 +234,8 @@ def test_a_redis_restart_mid_run_loses_no_message_and_the_pipeline_resumes(env, 
         assert wait_for(lambda: newest() is not None and newest() > restarted, 30), "collection did not resume"
         assert proc.poll() is None, "the driver exited"
         client = redis.Redis.from_url(server.url)
-        assert sum(client.zcard(f"dramatiq:{q}.XQ") for q in QUEUES) == 0
+        dead = [json.loads(m) for q in QUEUES for m in client.hvals(f"dramatiq:{q}.XQ.msgs")]
+        assert dead == [], [(m["actor_name"], m["message_timestamp"], {k: str(v)[-300:] for k, v in m["options"].items()}) for m in dead]
     finally:
         clock.stop.set()
         proc.send_signal(signal.SIGINT)

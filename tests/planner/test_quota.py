@@ -6,6 +6,7 @@ Where a test waits for a window to pass, the quotas read a fake clock it steps i
 import multiprocessing
 import time
 
+import pytest
 import redis
 from pyrate_limiter import RateItem
 
@@ -222,3 +223,19 @@ def test_a_slot_expires_after_the_providers_http_timeout_plus_a_margin(redis_cli
         (_, expiry), = redis_client.zrange("finhub:quota:yahoo:inflight", 0, -1, withscores=True)
         assert 7 + SLOT_MARGIN_SECONDS - 1 < expiry - time.time() <= 7 + SLOT_MARGIN_SECONDS
     q.reset("yahoo")
+
+
+@pytest.mark.slow
+def test_reservations_go_on_after_redis_restarts_and_forgets_its_scripts():
+    from tests.private_services import PrivateRedis
+
+    server = PrivateRedis()
+    server.start()
+    try:
+        q = quotas(redis.Redis.from_url(server.url), per_hour=4)
+        assert grant_count(q, Purpose.FALLBACK, 2) == 2
+        server.shutdown()   # append-only: the counts survive, the script cache does not
+        server.start()
+        assert grant_count(q, Purpose.FALLBACK, 3) == 2
+    finally:
+        server.close()
