@@ -23,6 +23,9 @@ COMMANDS = (
     "finhub.commands.rankings",
     "finhub.commands.backfill",
     "finhub.commands.quarantine",
+    "finhub.commands.trigger",
+    "finhub.commands.workers",
+    "finhub.commands.web",
 )
 
 

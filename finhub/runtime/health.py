@@ -81,10 +81,43 @@ CONSUMER_TTL = 30
 LIVE_WITHIN_MS = 10_000
 
 
-def register_consumer(redis, worker_id: str, queues: Iterable[str]) -> None:
+#: Redis hash per worker process: its host, pid and start time (for ``workers`` and the web page),
+#: renewed and expiring with its ``CONSUMER_KEY``.
+WORKER_KEY = "finhub:worker:{worker}"
+
+
+def register_consumer(redis, worker_id: str, queues: Iterable[str], started: float | None = None) -> None:
     """Record (renew) which queues a worker consumes: dramatiq's keys hold that only while it has
-    messages in flight."""
+    messages in flight; with ``started`` (epoch seconds), also this process's host and pid."""
+    import os
+    import socket
+
     redis.set(CONSUMER_KEY.format(worker=worker_id), ",".join(sorted(queues)), ex=CONSUMER_TTL)
+    if started is not None:
+        key = WORKER_KEY.format(worker=worker_id)
+        redis.hset(key, mapping={"host": socket.gethostname(), "pid": os.getpid(), "started": started})
+        redis.expire(key, CONSUMER_TTL)
+
+
+def live_workers(redis, within_ms: int = LIVE_WITHIN_MS, now_ms: int | None = None) -> list[dict]:
+    """The worker processes whose dramatiq heartbeat is recent and that registered their queues (a
+    process that only sends messages beats too): id, host, pid, queues, when they started and their
+    last beat (host, pid and start unknown: None)."""
+    import time
+
+    now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+    beats = [(w, s) for w, s in redis.zrange("dramatiq:__heartbeats__", 0, -1, withscores=True)
+             if now_ms - s <= within_ms]
+    registered = registered_consumers(redis)
+    workers = []
+    for worker, beat in sorted(b for b in beats if b[0] in registered):
+        info = redis.hgetall(WORKER_KEY.format(worker=worker))
+        started = float(info["started"]) if info.get("started") else None
+        workers.append({"id": worker, "host": info.get("host"), "pid": int(info["pid"]) if info.get("pid") else None,
+                        "queues": sorted(filter(None, registered.get(worker, "").split(","))),
+                        "started_at": started, "age_s": round(now_ms / 1000 - started, 1) if started else None,
+                        "last_beat_s": round((now_ms - beat) / 1000, 1)})
+    return workers
 
 
 def registered_consumers(redis) -> dict[str, str]:
