@@ -222,6 +222,9 @@ def chart_svg(symbol: str, quotes: list[dict], bars: list[dict], start: datetime
              f'{escape(iso(end) or "")}</text>',
              f'<text x="{WIDTH - PAD}" y="{PAD - 12}" text-anchor="end" font-size="12">{legend}'
              f'<tspan fill="#555">| bars 1d: {len(bars)}, quotes: {len(quotes)}</tspan></text>']
+    if len(bars) > 1:
+        closes = " ".join(f"{x(r['timestamp']):.1f},{y(r['price']):.1f}" for r in bars)
+        parts.append(f'<polyline class="closes" fill="none" stroke="#8c959f" stroke-width="1" points="{closes}"/>')
     for r in bars:
         colour = STATUS_COLOURS.get(r["validation_status"], "#555")
         at = x(r["timestamp"])
