@@ -20,6 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from finhub.config.secrets import redact_url, strip_secrets
 from finhub.jobs.quotes import BAD_SYMBOLS_KEY
+from finhub.model import Asset
 from finhub.runtime.context import Context
 from finhub.runtime.health import (
     JOBS_KEY,
@@ -28,7 +29,7 @@ from finhub.runtime.health import (
     live_workers,
     queue_depths,
     redis_unreachable,
-    stale_quotes,
+    staleness,
 )
 from finhub.runtime.lease import LEASE_KEY
 from finhub.storage import latest_prices
@@ -47,10 +48,17 @@ def iso(moment: datetime | None) -> str | None:
     return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z") if moment else None
 
 
-def status_document(ctx: Context, now: datetime | None = None) -> dict[str, Any]:
+#: Rows and newest market time per (asset type, validation status) in the history.
+HistoryCounts = dict[tuple[str, str], tuple[int, datetime | None]]
+
+
+def status_document(ctx: Context, now: datetime | None = None,
+                    counts: Callable[[], HistoryCounts] | None = None) -> dict[str, Any]:
     """Queues, workers, scheduler, jobs, providers, stored history and the freshness of every active
-    asset, with the list of what needs attention."""
+    asset, with the list of what needs attention. ``counts`` gives the history's row counts (default:
+    counted now; the web process passes a recent count)."""
     now = now or datetime.now(UTC)
+    count = counts or (lambda: history_counts(ctx.engine))
     doc: dict[str, Any] = {"generated_at": iso(now)}
     doc["redis"] = _service(redact_url(ctx.redis_url) if ctx.redis_url else None, redis_problem(ctx))
     doc["database"] = _service(str(ctx.settings.database_url or ctx.settings.database), database_problem(ctx))
@@ -63,7 +71,7 @@ def status_document(ctx: Context, now: datetime | None = None) -> dict[str, Any]
         append_only = _read(doc["redis"], lambda c, n: c.redis.config_get("appendonly").get("appendonly"), ctx, now)
         doc["redis"]["append_only"] = append_only == "yes" if append_only else None
     db_ok = doc["database"]["ok"]
-    doc["history"] = _read(doc["database"], _history, ctx, now, DB_ERRORS) if db_ok else None
+    doc["history"] = _read(doc["database"], lambda c, n: _history(count()), ctx, now, DB_ERRORS) if db_ok else None
     doc["assets"] = _read(doc["database"], _assets, ctx, now, DB_ERRORS) if db_ok else None
     doc["quotes"] = _quote_counts(doc["assets"]) if doc["assets"] is not None else None
     doc["notices"] = [{"symbol": s, "notice": n} for s, n in ctx.universe.notices]
@@ -161,10 +169,10 @@ def _rejected(ctx: Context, now: datetime) -> dict[str, str]:
     return {s: strip_secrets(reason) for s, reason in sorted(bad.items())}
 
 
-def _history(ctx: Context, now: datetime) -> dict[str, dict[str, Any]]:
+def _history(counts: HistoryCounts) -> dict[str, dict[str, Any]]:
     """Rows and newest market time per asset type, with the rows per validation status."""
     found: dict[str, dict[str, Any]] = {}
-    for (asset_type, status), (rows, newest) in sorted(history_counts(ctx.engine).items()):
+    for (asset_type, status), (rows, newest) in sorted(counts.items()):
         h = found.setdefault(asset_type, {"rows": 0, "latest": None, "by_validation": {}})
         h["rows"] += rows
         h["by_validation"][status] = rows
@@ -173,23 +181,30 @@ def _history(ctx: Context, now: datetime) -> dict[str, dict[str, Any]]:
 
 
 def _assets(ctx: Context, now: datetime) -> list[dict[str, Any]]:
-    """Every active asset with its newest quote and its freshness, stale ones first."""
-    active = [a for a in ctx.universe if a.active]
-    quotes = latest_prices(ctx.engine, "quote", [a.symbol for a in active],
-                           columns=["timestamp", "price", "source", "validation_status"])
-    stale = {a.symbol for a, _ in stale_quotes(active, {s: q["timestamp"] for s, q in quotes.items()},
-                                               ctx.settings.schedule, now,
-                                               {s: q["source"] for s, q in quotes.items()})}
-    assets = []
-    for a in active:
+    """Every active asset with its newest quote and its freshness, stale ones first. (A few thousand
+    assets are read on every request: one query over the newest-row copies, one pass in Python.)"""
+    quotes = latest_prices(ctx.engine, "quote", columns=["timestamp", "price", "source", "validation_status"])
+    stale = staleness(ctx.settings.schedule, now)
+    ranked: list[tuple[int, Asset, dict | None]] = []
+    for a in ctx.universe:
+        if not a.active:
+            continue
         q = quotes.get(a.symbol)
-        freshness = "none" if q is None else "stale" if a.symbol in stale else "fresh"
-        assets.append({"symbol": a.symbol, "asset_type": str(a.asset_type), "freshness": freshness,
-                       "market_time": iso(q["timestamp"]) if q else None,
-                       "age_s": round((now - q["timestamp"]).total_seconds()) if q else None,
-                       "price": q["price"] if q else None, "source": q["source"] if q else None,
-                       "validation_status": q["validation_status"] if q else None})
-    return sorted(assets, key=lambda x: (FRESHNESS.index(x["freshness"]), x["asset_type"], x["symbol"]))
+        if q is None:
+            ranked.append((1, a, None))
+            continue
+        ranked.append((0 if stale(a, q["timestamp"], q["source"]) else 2, a, q))
+    ranked.sort(key=lambda r: (r[0], r[1].asset_type, r[1].symbol))
+    return [{"symbol": a.symbol, "asset_type": a.asset_type.value, "freshness": FRESHNESS[rank],
+             "market_time": _utc_text(q["timestamp"]) if q else None,
+             "age_s": round((now - q["timestamp"]).total_seconds()) if q else None,
+             "price": q["price"] if q else None, "source": q["source"] if q else None,
+             "validation_status": q["validation_status"] if q else None} for rank, a, q in ranked]
+
+
+def _utc_text(moment: datetime) -> str:
+    """:func:`iso` of a time already in UTC, cheaply (it runs for every asset)."""
+    return moment.isoformat(timespec="seconds")[:19] + "Z"
 
 
 def _quote_counts(assets: list[dict]) -> dict[str, int]:

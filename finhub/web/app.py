@@ -30,8 +30,10 @@ from finhub.config.secrets import strip_secrets
 from finhub.runtime.context import Context
 from finhub.runtime.status import DB_ERRORS, REDIS_ERRORS, iso, readiness, status_document
 from finhub.storage import latest_prices, recent_quarantined
+from finhub.storage.counts import history_counts, quarantine_counts
 from finhub.web import dashboard, history
-from finhub.web.metrics import registry
+from finhub.web.metrics import FinhubCollector, registry
+from finhub.web.recount import Recounted
 
 #: Symbols one ``/api/prices`` call may name.
 MAX_SYMBOLS = 500
@@ -78,6 +80,11 @@ def create_app(settings: Settings, redis_url: str, loopback: bool = True) -> Fas
         os.environ["FINHUB_REDIS_URL"] = redis_url
     token = settings.web_token.reveal() if settings.web_token else None
     trigger_lock = threading.Lock()
+    counts = Recounted(lambda: history_counts(ctx.engine))
+    quarantined = Recounted(lambda: quarantine_counts(ctx.engine))
+
+    def document() -> dict[str, Any]:
+        return status_document(ctx, counts=counts)
     # No /docs or /redoc: FastAPI's pages load their scripts from a CDN; /openapi.json is the reference.
     app = FastAPI(title="finhub", version="1", docs_url=None, redoc_url=None,
                   description="finhub's operator API: status, queues, jobs, providers, workers, prices, quarantine; "
@@ -126,30 +133,30 @@ def create_app(settings: Settings, redis_url: str, loopback: bool = True) -> Fas
         reasons = readiness(ctx)
         return JSONResponse({"ready": not reasons, "reasons": reasons}, status_code=503 if reasons else 200)
 
-    @app.get("/api/status", tags=["status"])
-    def api_status() -> dict[str, Any]:
+    @app.get("/api/status", tags=["status"], response_class=JSONResponse)
+    def api_status() -> JSONResponse:
         """Everything ``finhub status`` shows (``finhub status --json`` prints the same document)."""
-        return status_document(ctx)
+        return JSONResponse(document())  # as it is: FastAPI's encoder costs ms per thousand assets
 
     @app.get("/api/queues", tags=["status"])
     def api_queues() -> dict[str, Any]:
         """Per queue: waiting, delayed, in flight, dead, and the live workers consuming it."""
-        return {"queues": _section(status_document(ctx), "queues", "redis")}
+        return {"queues": _section(document(), "queues", "redis")}
 
     @app.get("/api/jobs", tags=["jobs"])
     def api_jobs() -> dict[str, Any]:
         """Per job: its schedule, last run, outcome and detail, and next run (published by the active driver)."""
-        return {"jobs": _section(status_document(ctx), "jobs", "redis")}
+        return {"jobs": _section(document(), "jobs", "redis")}
 
     @app.get("/api/providers", tags=["status"])
     def api_providers() -> dict[str, Any]:
         """Per provider: its breaker, calls and quota per window, calls left, calls per purpose, 429s."""
-        return {"providers": _section(status_document(ctx), "providers", "redis")}
+        return {"providers": _section(document(), "providers", "redis")}
 
     @app.get("/api/workers", tags=["status"])
     def api_workers() -> dict[str, Any]:
         """The live worker processes (recent dramatiq heartbeat): host, pid, queues, age."""
-        return {"workers": _section(status_document(ctx), "workers", "redis")}
+        return {"workers": _section(document(), "workers", "redis")}
 
     @app.get("/api/prices", tags=["prices"])
     def api_prices(symbols: Annotated[str | None, Query(max_length=12_000, description="comma-separated; "
@@ -207,14 +214,14 @@ def create_app(settings: Settings, redis_url: str, loopback: bool = True) -> Fas
         """Prometheus text format, read from Redis and the database now."""
         return Response(generate_latest(metric_registry), media_type=CONTENT_TYPE_LATEST)
 
-    metric_registry = registry(ctx)
+    metric_registry = registry(FinhubCollector(ctx, counts, quarantined))
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def page(symbol: Annotated[str | None, Query(pattern=SYMBOL)] = None,
              span: Annotated[str, Query(alias="range", pattern="^(" + "|".join(dashboard.RANGES) + ")$")] = "7d"
              ) -> HTMLResponse:
         """The dashboard."""
-        return HTMLResponse(dashboard.render(ctx, symbol, span))
+        return HTMLResponse(dashboard.render(ctx, document(), symbol, span))
 
     return app
 

@@ -5,12 +5,12 @@ POSTs with the token typed into the page (kept in the browser's localStorage, ne
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from html import escape
 from typing import Any
 
 from finhub.runtime.context import Context
-from finhub.runtime.status import DB_ERRORS, iso, status_document
+from finhub.runtime.status import DB_ERRORS, iso
 from finhub.storage import recent_quarantined
 from finhub.web.history import series
 
@@ -25,23 +25,22 @@ WIDTH, HEIGHT, PAD = 900, 300, 48
 STATUS_COLOURS = {"validated": "#1a7f37", "single_source": "#bf8700"}
 
 
-def render(ctx: Context, symbol: str | None, span: str, now: datetime | None = None) -> str:
-    """The whole page for ``symbol``'s chart over ``span`` (one of :data:`RANGES`)."""
-    now = now or datetime.now(UTC)
-    doc = status_document(ctx, now)
+def render(ctx: Context, doc: dict[str, Any], symbol: str | None, span: str) -> str:
+    """The whole page from the status document ``doc``, with ``symbol``'s chart over ``span`` (one of
+    :data:`RANGES`)."""
+    now = datetime.fromisoformat(doc["generated_at"])
     assets = doc["assets"] or []
     symbol = symbol or ("AAPL" if any(a["symbol"] == "AAPL" for a in assets) else
                         assets[0]["symbol"] if assets else None)
-    options = "".join(f'<option value="{escape(a["symbol"])}"{" selected" if a["symbol"] == symbol else ""}>'
-                      f'{escape(a["symbol"])}</option>' for a in sorted(assets, key=lambda a: a["symbol"]))
     ranges = "".join(f'<option{" selected" if r == span else ""}>{r}</option>' for r in RANGES)
-    return f"""<!doctype html>
+    return rf"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>finhub</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <link rel="stylesheet" href="/static/dashboard.css"><script src="/static/dashboard.js" defer></script></head>
 <body>
 <header><h1>finhub</h1>
-<form id="chart-form" method="get" action="/">chart <select name="symbol" id="symbol">{options}</select>
+<form id="chart-form" method="get" action="/">chart <input name="symbol" id="symbol" size="8" required
+value="{escape(symbol or "")}" pattern="[A-Za-z0-9.\-^=]{{1,20}}" title="a symbol; or click an asset below">
 <select name="range" id="range">{ranges}</select> <button type="submit">show</button></form>
 <label class="token">token <input id="token" type="password" autocomplete="off" placeholder="FINHUB_WEB_TOKEN">
 </label><span id="trigger-result" role="status"></span></header>
@@ -69,10 +68,12 @@ def _freshness(doc: dict, span: str) -> str:
     if doc["assets"] is None:
         return f'<section id="freshness"><h2>Freshness</h2>{_down(doc, "database")}</section>'
     q = doc["quotes"]
+    # Thousands of assets: one short link each (its chart), the details in a title only when not fresh.
     chips = "".join(
-        f'<a class="asset {a["freshness"]}" data-symbol="{escape(a["symbol"])}" data-freshness="{a["freshness"]}" '
-        f'href="/?symbol={escape(a["symbol"])}&amp;range={span}" title="{escape(_asset_title(a))}">'
-        f'{escape(a["symbol"])} <small>{_age(a["age_s"])}</small></a>' for a in doc["assets"])
+        f'<a class="asset" data-symbol="{escape(a["symbol"])}" data-freshness="{a["freshness"]}" '
+        f'href="?symbol={escape(a["symbol"])}&amp;range={span}"'
+        + (f' title="{escape(_asset_title(a))}">' if a["freshness"] != "fresh" else ">")
+        + f'{escape(a["symbol"])} <small>{_age(a["age_s"])}</small></a>' for a in doc["assets"])
     return (f'<section id="freshness"><h2>Freshness</h2><p>{q["fresh"]} fresh, {q["stale"]} stale, {q["none"]} '
             f'without a quote, of {q["active"]} active assets (stale first)</p><div class="assets">{chips}</div>'
             "</section>")

@@ -22,28 +22,30 @@ Families (a counter's exposition name ends in ``_total``)::
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from finhub.runtime.context import Context
-from finhub.runtime.status import DB_ERRORS, FRESHNESS, status_document
-from finhub.storage.counts import quarantine_counts
+from finhub.runtime.status import DB_ERRORS, FRESHNESS, HistoryCounts, status_document
 
 
 class FinhubCollector(Collector):
     """Every finhub family, read anew at each scrape."""
 
-    def __init__(self, ctx: Context) -> None:
-        self.ctx = ctx
+    def __init__(self, ctx: Context, counts: Callable[[], HistoryCounts], quarantined: Callable[[], dict[str, int]]
+                 ) -> None:
+        """``counts`` and ``quarantined`` give the history's rows per status and the quarantine's per
+        reason (recent counts, see finhub.web.recount)."""
+        self.ctx, self.counts, self.quarantined = ctx, counts, quarantined
 
     def describe(self) -> list[Metric]:
         return []  # read at scrape time only: registering must not touch Redis or the database
 
     def collect(self) -> Iterator[Metric]:
-        doc = status_document(self.ctx)
+        doc = status_document(self.ctx, counts=self.counts)
         up = GaugeMetricFamily("finhub_up", "Whether finhub can read the service", labels=["service"])
         for service in ("redis", "database"):
             up.add_metric([service], 1 if doc[service]["ok"] else 0)
@@ -70,7 +72,7 @@ class FinhubCollector(Collector):
                 validation.add_metric([asset_type, status], rows)
         yield validation
         try:
-            reasons = quarantine_counts(self.ctx.engine)
+            reasons = self.quarantined()
         except DB_ERRORS:
             return
         quarantined = CounterMetricFamily("finhub_quarantined", "Quarantined observations kept, by reason",
@@ -143,8 +145,8 @@ def _jobs(doc: dict) -> Iterator[Metric]:
     yield family
 
 
-def registry(ctx: Context) -> CollectorRegistry:
-    """A registry holding only finhub's collector (no process metrics of the web process)."""
+def registry(collector: FinhubCollector) -> CollectorRegistry:
+    """A registry holding only ``collector`` (no process metrics of the web process)."""
     found = CollectorRegistry(auto_describe=False)
-    found.register(FinhubCollector(ctx))
+    found.register(collector)
     return found
