@@ -188,16 +188,25 @@ class RegisterConsumer(dramatiq.Middleware):
             pass
 
 
+def expose_worker_metrics(settings: Settings) -> bool:
+    """With ``worker_metrics_port`` set, point dramatiq's Prometheus middleware at it (on loopback
+    unless ``dramatiq_prom_host`` says otherwise) and return True. The middleware reads its address
+    when first imported, in the workers and in the exposition process dramatiq's master forks: both
+    the master (finhub.runtime.dramatiq_cli) and the workers call this first."""
+    if not settings.worker_metrics_port:
+        return False
+    os.environ.setdefault("dramatiq_prom_port", str(settings.worker_metrics_port))
+    os.environ.setdefault("dramatiq_prom_host", "127.0.0.1")
+    return True
+
+
 def setup_broker(settings: Settings) -> RedisBroker:
     """Create the actors' broker and make it Dramatiq's global one (before any actor is defined)."""
     url = os.environ.get("FINHUB_REDIS_URL") or (settings.redis_url.reveal() if settings.redis_url else LOCAL_REDIS)
     broker = make_broker(url, settings.database_outage_tolerance)
     broker.add_middleware(WarmContext())
     broker.add_middleware(RegisterConsumer())
-    if settings.worker_metrics_port:
-        # dramatiq's middleware reads its address when imported; loopback unless the user says otherwise.
-        os.environ.setdefault("dramatiq_prom_port", str(settings.worker_metrics_port))
-        os.environ.setdefault("dramatiq_prom_host", "127.0.0.1")
+    if expose_worker_metrics(settings):
         from dramatiq.middleware.prometheus import Prometheus
 
         broker.add_middleware(Prometheus())

@@ -4,6 +4,7 @@ the store; and ``start_background_jobs.py --web PORT`` serving beside a live sch
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import sqlite3
@@ -196,3 +197,35 @@ def test_the_driver_serves_the_web_page_beside_the_scheduler_and_its_workers(tmp
         with pytest.raises(requests.ConnectionError):
             requests.get(f"{url}/healthz", timeout=5)
         assert not web_db.exists("finhub:scheduler:lease")
+
+
+@pytest.mark.slow
+def test_workers_serve_dramatiqs_own_metrics_on_loopback_when_a_port_is_set(tmp_path, web_db):
+    port = free_port()
+    env = clean_env(FINHUB_REDIS_URL=f"redis://127.0.0.1:6379/{WEB_DB}", FINHUB_DATA_DIR=str(tmp_path / "var"),
+                    FINHUB_WORKER_METRICS_PORT=str(port), dramatiq_prom_db=str(tmp_path / "prom"))
+    workers = subprocess.Popen([sys.executable, "-m", "finhub.runtime.dramatiq_cli", "actors", "-p", "1", "-t", "1"],
+                               env=env, cwd=ROOT, start_new_session=True, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    try:
+        def served() -> str:
+            try:
+                return requests.get(f"http://127.0.0.1:{port}/metrics", timeout=2).text
+            except requests.RequestException:
+                return ""
+        # dramatiq's counters appear once a worker has processed a message.
+        subprocess.run([sys.executable, "-m", "finhub", "trigger", "health"], env=env, cwd=tmp_path, check=True,
+                       capture_output=True, timeout=60)
+        assert wait_for(lambda: 'dramatiq_messages_total{actor_name="health"' in served(), 60), _ended(workers)
+        listening = [c.laddr for p in psutil.Process(workers.pid).children(recursive=True)
+                     for c in p.net_connections("tcp") if c.status == psutil.CONN_LISTEN and c.laddr.port == port]
+        assert [a.ip for a in listening] == ["127.0.0.1"]
+    finally:
+        _ended(workers)
+
+
+def _ended(proc: subprocess.Popen) -> str:
+    """Stop ``proc``'s process group; its output."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+    return proc.communicate(timeout=30)[0][-3000:]
