@@ -63,9 +63,7 @@ def status_document(ctx: Context, now: datetime | None = None,
     doc["redis"] = _service(redact_url(ctx.redis_url) if ctx.redis_url else None, redis_problem(ctx))
     doc["database"] = _service(str(ctx.settings.database_url or ctx.settings.database), database_problem(ctx))
     redis_ok = doc["redis"]["ok"]
-    for name, read in (("queues", _queues), ("workers", lambda c, n: live_workers(c.redis)),
-                       ("scheduler", _scheduler), ("jobs", _jobs), ("providers", _providers),
-                       ("rejected_symbols", _rejected)):
+    for name, read in REDIS_SECTIONS.items():
         doc[name] = _read(doc["redis"], read, ctx, now) if redis_ok else None
     if redis_ok and doc["redis"]["ok"]:
         append_only = _read(doc["redis"], lambda c, n: c.redis.config_get("appendonly").get("appendonly"), ctx, now)
@@ -205,6 +203,19 @@ def _assets(ctx: Context, now: datetime) -> list[dict[str, Any]]:
 def _utc_text(moment: datetime) -> str:
     """:func:`iso` of a time already in UTC, cheaply (it runs for every asset)."""
     return moment.isoformat(timespec="seconds")[:19] + "Z"
+
+
+#: The document's sections read from Redis alone, by name.
+REDIS_SECTIONS: dict[str, Callable[[Context, datetime], Any]] = {
+    "queues": _queues, "workers": lambda ctx, now: live_workers(ctx.redis), "scheduler": _scheduler, "jobs": _jobs,
+    "providers": _providers, "rejected_symbols": _rejected}
+
+
+def redis_section(ctx: Context, name: str, now: datetime | None = None) -> Any:
+    """One of :data:`REDIS_SECTIONS` as the document has it (a Redis error is raised, not reported)."""
+    if not ctx.redis_url:
+        raise redis_lib.ConnectionError("no Redis configured (FINHUB_REDIS_URL) and none answers on 127.0.0.1:6379")
+    return REDIS_SECTIONS[name](ctx, now or datetime.now(UTC))
 
 
 def _quote_counts(assets: list[dict]) -> dict[str, int]:

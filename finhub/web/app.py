@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from finhub.config import Settings
 from finhub.config.secrets import strip_secrets
 from finhub.runtime.context import Context
-from finhub.runtime.status import DB_ERRORS, REDIS_ERRORS, iso, readiness, status_document
+from finhub.runtime.status import DB_ERRORS, REDIS_ERRORS, iso, readiness, redis_section, status_document
 from finhub.storage import latest_prices, recent_quarantined
 from finhub.storage.counts import history_counts, quarantine_counts
 from finhub.web import dashboard, history
@@ -45,6 +45,17 @@ UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 #: An interval finhub stores (finhub.model.INTERVALS; a test keeps the two equal).
 Interval = Literal["quote", "1h", "1d", "1wk"]
+
+
+#: The endpoints that return one section of the status document: tag and description, by section.
+SECTIONS = {
+    "queues": ("status", "Per queue: waiting, delayed, in flight, dead, and the live workers consuming it."),
+    "jobs": ("jobs", "Per job: its schedule, last run, outcome and detail, and next run (published by the active "
+                     "driver)."),
+    "providers": ("status", "Per provider: its breaker, calls and quota per window, calls left, calls per purpose, "
+                            "429s."),
+    "workers": ("status", "The live worker processes (recent dramatiq heartbeat): host, pid, queues, age."),
+}
 
 
 class TriggerBody(BaseModel):
@@ -138,25 +149,14 @@ def create_app(settings: Settings, redis_url: str, loopback: bool = True) -> Fas
         """Everything ``finhub status`` shows (``finhub status --json`` prints the same document)."""
         return JSONResponse(document())  # as it is: FastAPI's encoder costs ms per thousand assets
 
-    @app.get("/api/queues", tags=["status"])
-    def api_queues() -> dict[str, Any]:
-        """Per queue: waiting, delayed, in flight, dead, and the live workers consuming it."""
-        return {"queues": _section(document(), "queues", "redis")}
+    def section(name: str):
+        def read() -> dict[str, Any]:
+            return {name: redis_section(ctx, name)}
+        return read
 
-    @app.get("/api/jobs", tags=["jobs"])
-    def api_jobs() -> dict[str, Any]:
-        """Per job: its schedule, last run, outcome and detail, and next run (published by the active driver)."""
-        return {"jobs": _section(document(), "jobs", "redis")}
-
-    @app.get("/api/providers", tags=["status"])
-    def api_providers() -> dict[str, Any]:
-        """Per provider: its breaker, calls and quota per window, calls left, calls per purpose, 429s."""
-        return {"providers": _section(document(), "providers", "redis")}
-
-    @app.get("/api/workers", tags=["status"])
-    def api_workers() -> dict[str, Any]:
-        """The live worker processes (recent dramatiq heartbeat): host, pid, queues, age."""
-        return {"workers": _section(document(), "workers", "redis")}
+    for name, (tag, description) in SECTIONS.items():
+        app.add_api_route(f"/api/{name}", section(name), methods=["GET"], tags=[tag], name=f"api_{name}",
+                          summary=f"Api {name.capitalize()}", description=description)
 
     @app.get("/api/prices", tags=["prices"])
     def api_prices(symbols: Annotated[str | None, Query(max_length=12_000, description="comma-separated; "
@@ -224,12 +224,6 @@ def create_app(settings: Settings, redis_url: str, loopback: bool = True) -> Fas
         return HTMLResponse(dashboard.render(ctx, document(), symbol, span))
 
     return app
-
-
-def _section(doc: dict, name: str, service: str) -> Any:
-    if doc[name] is None:
-        raise HTTPException(503, doc[service]["problem"] or f"{service} unavailable")
-    return doc[name]
 
 
 def _symbols(given: str) -> list[str]:

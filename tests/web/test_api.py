@@ -4,8 +4,6 @@ CLI prints, the bearer token, triggers, readiness and parameter errors."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -17,7 +15,7 @@ from finhub.runtime.lease import Lease
 from finhub.storage import upsert_prices
 from finhub.universe import build_universe
 from tests.redis_dbs import WEB_DB
-from tests.web.conftest import ROOT, TOKEN, clean_env, serving
+from tests.web.conftest import TOKEN, serving
 
 READS = ["/healthz", "/api/status", "/api/queues", "/api/jobs", "/api/providers", "/api/workers", "/api/prices",
          "/api/prices?symbols=AAPL,BTC&interval=1d", "/api/prices/AAPL/history", "/api/quarantine?since=6h",
@@ -169,12 +167,10 @@ def test_off_loopback_every_read_but_the_health_checks_needs_the_token(cli_datab
                              timeout=10).status_code == 401
 
 
-def test_finhub_web_refuses_a_non_loopback_address_without_a_token(tmp_path):
-    done = subprocess.run([sys.executable, "-m", "finhub", "web", "--host", "0.0.0.0", "--port", "1"],
-                          env=clean_env(FINHUB_DATA_DIR=str(tmp_path)), cwd=ROOT, capture_output=True, text=True,
-                          timeout=60)
-    assert done.returncode == 2
-    assert done.stderr.count("\n") == 1 and "not loopback" in done.stderr and "FINHUB_WEB_TOKEN" in done.stderr
+def test_finhub_web_refuses_a_non_loopback_address_without_a_token(cli_database, capsys):
+    assert main(["web", "--host", "0.0.0.0", "--port", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "not loopback" in err and "FINHUB_WEB_TOKEN" in err
 
 
 def test_cli_trigger_enqueues_once_and_names_the_jobs_it_knows(cli_database, web_redis, capsys):
