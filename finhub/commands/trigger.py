@@ -30,7 +30,7 @@ def run(args, settings) -> int:
     os.environ["FINHUB_REDIS_URL"] = redis_url  # the actors' broker sends to the Redis resolved here
     try:
         ids = trigger(Context(settings, redis_url), args.job, symbols)
-    except (UnknownJob, ValueError) as exc:
+    except (UnknownJob, ValueError, RuntimeError) as exc:
         print(f"finhub trigger: {exc}", file=sys.stderr)
         return 2
     print(f"{args.job}: {len(ids)} message(s) enqueued")

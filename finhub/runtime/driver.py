@@ -172,10 +172,26 @@ def trigger(ctx: Context, name: str, symbols: Collection[str] | None = None) -> 
         narrowed = replace(ctx)
         narrowed.universe = Universe(tuple(ctx.universe.select(symbols)))
         ctx = narrowed
+    _check_broker(ctx.redis_url)
     job = next(j for j in _jobs(ctx) if j.name == name)
     sent = (job.by_hand or job.enqueue)()
     log.info("job triggered by hand", job=name, messages=len(sent), symbols=sorted(symbols) if symbols else None)
     return [m.message_id for m in sent]
+
+
+def _check_broker(redis_url: str) -> None:
+    """Refuse to send when the actors' broker (bound when ``actors`` was first imported) uses another
+    Redis than ``redis_url``: the messages would land where no one looks."""
+    import redis as redis_lib
+
+    import actors
+
+    def where(kwargs: dict) -> tuple:
+        return tuple(kwargs.get(k) for k in ("host", "port", "db", "path"))
+    used = actors.broker.client.connection_pool.connection_kwargs
+    if where(used) != where(redis_lib.Redis.from_url(redis_url).connection_pool.connection_kwargs):
+        raise RuntimeError("the actors' broker was set up for another Redis than this one: set FINHUB_REDIS_URL "
+                           "before anything imports the actors")
 
 
 def publish_next_runs(redis, scheduler, ttl_ms: int) -> None:

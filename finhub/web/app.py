@@ -207,6 +207,8 @@ def create_app(settings: Settings, redis_url: str, loopback: bool = True) -> Fas
             raise HTTPException(404, {"message": str(exc), "jobs": exc.known}) from None
         except ValueError as exc:
             raise HTTPException(400, str(exc)) from None
+        except RuntimeError as exc:  # the actors' broker is on another Redis (see driver.trigger)
+            raise HTTPException(503, str(exc)) from None
         return Triggered(job=job, message_ids=ids)
 
     @app.get("/metrics", tags=["metrics"], response_class=Response)

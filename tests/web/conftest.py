@@ -56,6 +56,18 @@ def web_app(cli_database, web_redis, monkeypatch):
         yield url, web_redis
 
 
+@pytest.fixture(scope="module")
+def web_process(tmp_path_factory):
+    """``finhub web`` as a process over an empty SQLite store and the web Redis db, with a token set
+    (a trigger sends through the actors' broker, which a process binds to one Redis at import);
+    yields (url, env)."""
+    env = clean_env(FINHUB_REDIS_URL=f"redis://127.0.0.1:6379/{WEB_DB}", FINHUB_WEB_TOKEN=TOKEN,
+                    FINHUB_DATA_DIR=str(tmp_path_factory.mktemp("web") / "var"))
+    proc, url = start_web(env)
+    yield url, env
+    stop(proc)
+
+
 def start_web(env: dict, *args: str) -> tuple[subprocess.Popen, str]:
     """``finhub web`` as a user starts it, on a spare port; returns the process and its URL once it answers."""
     port = free_port()

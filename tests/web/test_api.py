@@ -63,42 +63,6 @@ def test_api_status_is_the_document_status_json_prints(web_app, cli_database, ca
     assert any(line.startswith("scheduler: no driver holds the lease") for line in served["attention"])
 
 
-def test_a_post_needs_the_bearer_token_and_enqueues_one_message(web_app):
-    url, redis = web_app
-    trigger = f"{url}/api/jobs/health/trigger"
-    assert requests.post(trigger, timeout=10).status_code == 401
-    assert requests.post(trigger, headers={"Authorization": "Bearer wrong"}, timeout=10).status_code == 401
-    assert redis.llen("dramatiq:maintenance") == 0
-    done = requests.post(trigger, headers=AUTH, timeout=10)
-    assert done.status_code == 200, done.text
-    (message_id,) = done.json()["message_ids"]
-    (queued,) = redis.lrange("dramatiq:maintenance", 0, -1)  # the broker's own id of the message
-    message = json.loads(redis.hget("dramatiq:maintenance.msgs", queued))
-    assert (message["message_id"], message["actor_name"]) == (message_id, "health")
-
-
-def test_an_unknown_job_is_a_404_listing_the_jobs(web_app):
-    url, _ = web_app
-    response = requests.post(f"{url}/api/jobs/nope/trigger", headers=AUTH, timeout=10)
-    assert response.status_code == 404
-    assert {"crypto_quotes", "stock_quotes", "health", "history"} <= set(response.json()["detail"]["jobs"])
-
-
-def test_a_trigger_with_symbols_sends_only_those(web_app):
-    url, redis = web_app
-    done = requests.post(f"{url}/api/jobs/crypto_quotes/trigger", json={"symbols": ["BTC", "ETH"]}, headers=AUTH,
-                         timeout=10)
-    assert done.status_code == 200, done.text
-    (queued,) = redis.lrange("dramatiq:prices", 0, -1)
-    assert json.loads(redis.hget("dramatiq:prices.msgs", queued))["args"][0] == ["BTC", "ETH"]
-    for body, needle in (({"symbols": ["NOPE1"]}, "NOPE1"), ({"symbols": ["BTC"], "x": 1}, "")):
-        response = requests.post(f"{url}/api/jobs/crypto_quotes/trigger", json=body, headers=AUTH, timeout=10)
-        assert response.status_code in (400, 422) and needle in response.text, response.text
-    response = requests.post(f"{url}/api/jobs/health/trigger", json={"symbols": ["BTC"]}, headers=AUTH, timeout=10)
-    assert response.status_code == 400 and "takes no symbols" in response.json()["detail"]
-    assert redis.llen("dramatiq:prices") == 1 and redis.llen("dramatiq:maintenance") == 0
-
-
 @pytest.mark.parametrize("path, status, says", [
     ("/api/quarantine?since=yesterday", 400, "since"),
     ("/api/quarantine?limit=0", 422, "limit"),
@@ -171,19 +135,6 @@ def test_finhub_web_refuses_a_non_loopback_address_without_a_token(cli_database,
     assert main(["web", "--host", "0.0.0.0", "--port", "1"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "not loopback" in err and "FINHUB_WEB_TOKEN" in err
-
-
-def test_cli_trigger_enqueues_once_and_names_the_jobs_it_knows(cli_database, web_redis, capsys):
-    assert main(["trigger", "stock_quotes", "--symbols", "AAPL,MSFT"]) == 0
-    out = capsys.readouterr().out
-    (queued,) = web_redis.lrange("dramatiq:prices", 0, -1)
-    message = json.loads(web_redis.hget("dramatiq:prices.msgs", queued))
-    assert message["message_id"] in out and message["args"][0] == ["AAPL", "MSFT"]
-    assert main(["trigger", "nope"]) == 2
-    err = capsys.readouterr().err
-    assert "unknown job 'nope'" in err and "crypto_quotes" in err
-    assert main(["trigger", "health", "--symbols", "BTC"]) == 2
-    assert web_redis.llen("dramatiq:prices") == 1 and web_redis.llen("dramatiq:maintenance") == 0
 
 
 def test_cli_workers_says_when_none_is_live(cli_database, web_redis, capsys):

@@ -51,8 +51,8 @@ def _operations(url: str) -> list[tuple[str, str, list[dict]]]:
 @settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                    HealthCheck.too_slow])
 @given(data=st.data())
-def test_no_generated_request_gets_a_500(web_app, data):
-    url, _ = web_app
+def test_no_generated_request_gets_a_500(web_process, data):
+    url, _ = web_process
     method, path, parameters = data.draw(st.sampled_from(_operations(url)))
     query = {}
     for p in parameters:
