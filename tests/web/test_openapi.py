@@ -68,4 +68,5 @@ def test_no_generated_request_gets_a_500(web_process, data):
     response = requests.request(method, url + path, params=query, data=body, timeout=30,
                                 headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"})
     # /readyz answers 503 here by design (no lease, no quotes); nothing else may fail on the server side.
-    assert response.status_code < 500 or (path, response.status_code) == ("/readyz", 503), (method, path, query, body, response.status_code, response.text[:500])
+    assert response.status_code < 500 or (path, response.status_code) == ("/readyz", 503), \
+        (method, path, query, body, response.status_code, response.text[:500])
