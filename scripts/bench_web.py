@@ -9,7 +9,9 @@ newest fresh for most assets, a few stale, some validated), a few hundred quaran
 and job records in a private ``redis-server``, starts ``finhub web`` as a user does, and times
 ``--requests`` sequential GETs of ``/api/status``, ``/metrics`` and ``/`` after a warm-up: median
 and p95 in ms each (target: p95 ≤ 100 ms) with the web process's CPU time per request (what the
-machine's load does not change), and the web process's RSS at the end.
+machine's load changes least), and the web process's RSS at the end. Twice: as ``finhub web`` runs
+by default (one read of the status shared by the requests of a second) and with ``--share 0``
+(every request reads Redis and the database anew).
 """
 
 from __future__ import annotations
@@ -121,6 +123,25 @@ def p95(values: list[float]) -> float:
     return sorted(values)[max(0, int(round(0.95 * len(values))) - 1)]
 
 
+def measure(web: subprocess.Popen, base: str, requests_: int, label: str) -> None:
+    session = requests.Session()
+    for _ in range(300):
+        try:
+            if session.get(f"{base}/healthz", timeout=1).ok:
+                break
+        except requests.RequestException:
+            time.sleep(0.1)
+    process = psutil.Process(web.pid)
+    print(f"{label}: {'median ms':>10} {'p95 ms':>8} {'CPU ms':>8}   (target p95 <= 100 ms; {requests_} requests; "
+          "CPU: the web process's per request)")
+    for path in ENDPOINTS:
+        before = sum(process.cpu_times()[:2])
+        took = timed(session, base + path, requests_)
+        cpu = (sum(process.cpu_times()[:2]) - before) * 1000 / (requests_ + 3)
+        print(f"  {path:12} {statistics.median(took):10.1f} {p95(took):8.1f} {cpu:8.1f}")
+    print(f"  web process RSS: {process.memory_info().rss / 2**20:.0f} MB")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--stocks", type=int, default=5000)
@@ -163,26 +184,14 @@ def main() -> int:
         env = {**{k: v for k, v in os.environ.items() if not k.startswith("FINHUB_")},
                "FINHUB_CONFIG": str(write_config(folder, args.stocks, args.cryptos)), "FINHUB_DATABASE_URL": db_url,
                "FINHUB_REDIS_URL": f"redis://127.0.0.1:{redis_port}/0", "FINHUB_DATA_DIR": str(folder)}
-        web = subprocess.Popen([sys.executable, "-m", "finhub", "web", "--port", str(web_port)], env=env, cwd=folder,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        base = f"http://127.0.0.1:{web_port}"
-        session = requests.Session()
-        for _ in range(300):
-            try:
-                if session.get(f"{base}/healthz", timeout=1).ok:
-                    break
-            except requests.RequestException:
-                time.sleep(0.1)
-        process = psutil.Process(web.pid)
-        print(f"{'endpoint':12} {'median ms':>10} {'p95 ms':>8} {'CPU ms':>8}   (target p95 <= 100 ms; "
-              f"{args.requests} requests; CPU: the web process's per request)")
-        for path in ENDPOINTS:
-            before = sum(process.cpu_times()[:2])
-            took = timed(session, base + path, args.requests)
-            cpu = (sum(process.cpu_times()[:2]) - before) * 1000 / (args.requests + 3)
-            print(f"{path:12} {statistics.median(took):10.1f} {p95(took):8.1f} {cpu:8.1f}")
-        rss = psutil.Process(web.pid).memory_info().rss
-        print(f"web process RSS: {rss / 2**20:.0f} MB")
+        for share in ("1", "0"):
+            web = subprocess.Popen([sys.executable, "-m", "finhub", "web", "--port", str(web_port), "--share", share],
+                                   env=env, cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            measure(web, f"http://127.0.0.1:{web_port}", args.requests,
+                    "shared for 1 s (default)" if share == "1" else "every request reads (--share 0)")
+            web.terminate()
+            web.wait(10)
+            web = None
         return 0
     finally:
         if web is not None:

@@ -13,6 +13,8 @@ def register(subparsers) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; any other needs "
                                                             "FINHUB_WEB_TOKEN)")
     parser.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    parser.add_argument("--share", type=float, default=None, metavar="SECONDS",
+                        help="how long one read of the status serves every request (default 1; 0: each reads)")
     parser.set_defaults(func=run)
 
 
@@ -29,7 +31,7 @@ def run(args, settings) -> int:
     import uvicorn
 
     from finhub.runtime.redis import resolve_redis_url
-    from finhub.web.app import create_app
+    from finhub.web.app import SHARED_FOR, create_app
 
     if not 0 < args.port < 65536:
         print(f"finhub web: --port must be 1-65535, got {args.port}", file=sys.stderr)
@@ -43,7 +45,8 @@ def run(args, settings) -> int:
         redis_url = resolve_redis_url(settings)
     except RuntimeError:
         redis_url = ""  # the pages say Redis is unreachable until one answers
-    app = create_app(settings, redis_url, loopback=loopback)
+    app = create_app(settings, redis_url, loopback=loopback,
+                     shared_for=SHARED_FOR if args.share is None else max(0.0, args.share))
     print(f"finhub web: http://{args.host}:{args.port}/ (API: /openapi.json, metrics: /metrics)", flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
     return 0

@@ -33,7 +33,7 @@ from finhub.storage import latest_prices, recent_quarantined
 from finhub.storage.counts import history_counts, quarantine_counts
 from finhub.web import dashboard, history
 from finhub.web.metrics import FinhubCollector, registry
-from finhub.web.recount import Recounted
+from finhub.web.recount import Recounted, Shared
 
 #: Symbols one ``/api/prices`` call may name.
 MAX_SYMBOLS = 500
@@ -84,8 +84,13 @@ def parse_since(value: str | None, now: datetime) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def create_app(settings: Settings, redis_url: str, loopback: bool = True) -> FastAPI:
-    """The app over one :class:`Context`; ``loopback`` says whether it is bound to a loopback address."""
+#: Seconds the status document is shared by the requests that ask for it (see finhub.web.recount).
+SHARED_FOR = 1.0
+
+
+def create_app(settings: Settings, redis_url: str, loopback: bool = True, shared_for: float = SHARED_FOR) -> FastAPI:
+    """The app over one :class:`Context`; ``loopback`` says whether it is bound to a loopback address;
+    ``shared_for`` how long one read of the status document serves every request (0: none shares)."""
     ctx = Context(settings, redis_url)
     if redis_url:  # the actors' broker (a trigger sends through it) must use the same Redis
         os.environ["FINHUB_REDIS_URL"] = redis_url
@@ -94,8 +99,7 @@ def create_app(settings: Settings, redis_url: str, loopback: bool = True) -> Fas
     counts = Recounted(lambda: history_counts(ctx.engine))
     quarantined = Recounted(lambda: quarantine_counts(ctx.engine))
 
-    def document() -> dict[str, Any]:
-        return status_document(ctx, counts=counts)
+    document = Shared(lambda: status_document(ctx, counts=counts), shared_for)
     # No /docs or /redoc: FastAPI's pages load their scripts from a CDN; /openapi.json is the reference.
     app = FastAPI(title="finhub", version="1", docs_url=None, redoc_url=None,
                   description="finhub's operator API: status, queues, jobs, providers, workers, prices, quarantine; "
@@ -216,7 +220,7 @@ def create_app(settings: Settings, redis_url: str, loopback: bool = True) -> Fas
         """Prometheus text format, read from Redis and the database now."""
         return Response(generate_latest(metric_registry), media_type=CONTENT_TYPE_LATEST)
 
-    metric_registry = registry(FinhubCollector(ctx, counts, quarantined))
+    metric_registry = registry(FinhubCollector(document, quarantined))
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def page(symbol: Annotated[str | None, Query(pattern=SYMBOL)] = None,

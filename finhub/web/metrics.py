@@ -24,28 +24,27 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from datetime import datetime
+from typing import Any
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
 
-from finhub.runtime.context import Context
-from finhub.runtime.status import DB_ERRORS, FRESHNESS, HistoryCounts, status_document
+from finhub.runtime.status import DB_ERRORS, FRESHNESS
 
 
 class FinhubCollector(Collector):
     """Every finhub family, read anew at each scrape."""
 
-    def __init__(self, ctx: Context, counts: Callable[[], HistoryCounts], quarantined: Callable[[], dict[str, int]]
-                 ) -> None:
-        """``counts`` and ``quarantined`` give the history's rows per status and the quarantine's per
-        reason (recent counts, see finhub.web.recount)."""
-        self.ctx, self.counts, self.quarantined = ctx, counts, quarantined
+    def __init__(self, document: Callable[[], dict[str, Any]], quarantined: Callable[[], dict[str, int]]) -> None:
+        """``document`` gives the status document (finhub.runtime.status), ``quarantined`` the
+        quarantine's observations per reason (a recent count, see finhub.web.recount)."""
+        self.document, self.quarantined = document, quarantined
 
     def describe(self) -> list[Metric]:
         return []  # read at scrape time only: registering must not touch Redis or the database
 
     def collect(self) -> Iterator[Metric]:
-        doc = status_document(self.ctx, counts=self.counts)
+        doc = self.document()
         up = GaugeMetricFamily("finhub_up", "Whether finhub can read the service", labels=["service"])
         for service in ("redis", "database"):
             up.add_metric([service], 1 if doc[service]["ok"] else 0)

@@ -1,7 +1,11 @@
-"""Aggregates over the whole history (rows per validation status, quarantine per reason) scan every
+"""What the web process reads less often than it is asked.
+
+Aggregates over the whole history (rows per validation status, quarantine per reason) scan every
 row: at a million rows that is most of a request's time. The web process recounts them in the
-background every :data:`RECOUNT_EVERY` seconds and serves the last count meanwhile; ``finhub status``
-counts anew each time."""
+background every :data:`RECOUNT_EVERY` seconds and serves the last count meanwhile (:class:`Recounted`);
+``finhub status`` counts anew each time. The status document itself is shared by the requests of one
+short moment (:class:`Shared`): a few dashboards, a scrape and API calls read Redis and the database
+once, not once each."""
 
 from __future__ import annotations
 
@@ -52,3 +56,22 @@ class Recounted(Generic[T]):
             else:
                 self._at = time.monotonic()
             self._busy = False
+
+
+class Shared(Generic[T]):
+    """``read()``'s value, shared by every caller for ``ttl`` seconds after it was read; callers
+    that find it older wait for one new read (0: every call reads)."""
+
+    def __init__(self, read: Callable[[], T], ttl: float) -> None:
+        self.read, self.ttl = read, ttl
+        self._value: T | None = None
+        self._at = 0.0
+        self._lock = threading.Lock()
+
+    def __call__(self) -> T:
+        if self.ttl <= 0:
+            return self.read()
+        with self._lock:
+            if self._value is None or time.monotonic() - self._at >= self.ttl:
+                self._value, self._at = self.read(), time.monotonic()
+            return self._value

@@ -52,7 +52,7 @@ def web_app(cli_database, web_redis, monkeypatch):
     from finhub.web.app import create_app
 
     monkeypatch.setenv("FINHUB_WEB_TOKEN", TOKEN)
-    with serving(create_app(load_settings(), f"redis://127.0.0.1:6379/{WEB_DB}")) as url:
+    with serving(create_app(load_settings(), f"redis://127.0.0.1:6379/{WEB_DB}", shared_for=0)) as url:
         yield url, web_redis
 
 

@@ -77,7 +77,7 @@ def _known_run(tmp_path, sandbox: Sandbox, server: PrivateRedis) -> None:
                           capture_output=True, text=True, timeout=300)
     assert once.returncode == 0, once.stderr[-3000:]
     finished = datetime.now(UTC).timestamp()
-    web, url = start_web(env)
+    web, url = start_web(env, "--share", "0")  # every request reads Redis and the store anew
     r = redis_lib.Redis(port=server.port, password=REDIS_PASSWORD, decode_responses=True)
     try:
         auth = {"Authorization": f"Bearer {TOKEN}"}
