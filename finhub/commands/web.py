@@ -6,6 +6,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 import sys
+from pathlib import Path
 
 
 def register(subparsers) -> None:
@@ -43,8 +44,9 @@ def run(args, settings) -> int:
         return 2
     try:
         redis_url = resolve_redis_url(settings)
-    except RuntimeError:
-        redis_url = ""  # the pages say Redis is unreachable until one answers
+    except RuntimeError:  # none configured or on 127.0.0.1:6379: the driver's embedded one, if it runs
+        embedded = Path(settings.data_dir).resolve() / "redis" / "redis.sock"
+        redis_url = f"unix://{embedded}" if embedded.exists() else ""  # "": the pages say Redis is unreachable
     app = create_app(settings, redis_url, loopback=loopback,
                      shared_for=SHARED_FOR if args.share is None else max(0.0, args.share))
     print(f"finhub web: http://{args.host}:{args.port}/ (API: /openapi.json, metrics: /metrics)", flush=True)
