@@ -156,8 +156,9 @@ def schedules(ctx: Context) -> dict[str, str]:
 
 def trigger(ctx: Context, name: str, symbols: Collection[str] | None = None) -> list[str]:
     """Enqueue job ``name`` once, now, as the schedule would (a bell job as at its bell), for only
-    ``symbols`` of its assets when given; returns the message ids. Raises :class:`UnknownJob`, and
-    ``ValueError`` for symbols the job does not take or the universe does not have."""
+    ``symbols`` of its assets when given; returns the message ids. Raises :class:`UnknownJob`,
+    ``ValueError`` for symbols the job does not take or the universe does not have, and
+    ``RuntimeError`` when the actors' broker is bound to another Redis than ``ctx``'s."""
     from finhub.universe import Universe
 
     names = schedules(ctx)

@@ -109,11 +109,14 @@ def create_app(settings: Settings, redis_url: str, loopback: bool = True, shared
     def authorized(request: Request, header_only: bool = False) -> bool:
         if token is None:
             return False
+
+        def same(given: str) -> bool:  # as bytes: compare_digest refuses non-ASCII text
+            return secrets.compare_digest(given.encode("utf-8", "replace"), token.encode())
         given = request.headers.get("authorization", "")
-        if given.lower().startswith("bearer ") and secrets.compare_digest(given[7:].strip(), token):
+        if given.lower().startswith("bearer ") and same(given[7:].strip()):
             return True
         cookie = request.cookies.get("finhub_token")
-        return not header_only and cookie is not None and secrets.compare_digest(cookie, token)
+        return not header_only and cookie is not None and same(cookie)
 
     @app.middleware("http")
     async def guard(request: Request, call_next):

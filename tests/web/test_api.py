@@ -126,6 +126,8 @@ def test_off_loopback_every_read_but_the_health_checks_needs_the_token(cli_datab
         page = requests.get(url, timeout=10)
         assert page.status_code == 401 and 'id="login"' in page.text
         assert requests.get(url, cookies={"finhub_token": TOKEN}, timeout=10).status_code == 200
+        assert requests.get(f"{url}/api/status", headers={"Authorization": "Bearer pässwörd".encode("latin-1")},
+                            timeout=10).status_code == 401
         # The cookie does not authorise a POST: only the header does.
         assert requests.post(f"{url}/api/jobs/health/trigger", cookies={"finhub_token": TOKEN},
                              timeout=10).status_code == 401
