@@ -11,7 +11,7 @@ Families (a counter's exposition name ends in ``_total``)::
     finhub_provider_rate_limited_total{provider}       429s received
     finhub_provider_breaker_open{provider}             1 while the breaker is open or half open
     finhub_assets{asset_type,freshness}                active assets by freshness (fresh, stale, none)
-    finhub_quote_age_seconds{asset_type,quote}         age of the newest and the oldest stored quote
+    finhub_quote_age_seconds{asset_type,quote}         of the active assets' newest quotes: the youngest, the oldest
     finhub_job_last_run_timestamp_seconds{job,outcome} when each job last reported a run
     finhub_validation_total{asset_type,status}         stored history rows by validation status
     finhub_quarantined_total{reason}                   quarantined observations kept, by reason
@@ -119,7 +119,8 @@ def _assets(doc: dict) -> Iterator[Metric]:
         return
     counts = GaugeMetricFamily("finhub_assets", "Active assets by the freshness of their newest quote",
                                labels=["asset_type", "freshness"])
-    age = GaugeMetricFamily("finhub_quote_age_seconds", "Age of the newest and the oldest stored quote",
+    age = GaugeMetricFamily("finhub_quote_age_seconds",
+                            "Of the active assets' newest quotes: the youngest (quote=newest) and the oldest",
                             labels=["asset_type", "quote"])
     for asset_type in sorted({a["asset_type"] for a in doc["assets"]}):
         mine = [a for a in doc["assets"] if a["asset_type"] == asset_type]
