@@ -24,6 +24,9 @@ COMMANDS = (
     "finhub.commands.rankings",
     "finhub.commands.backfill",
     "finhub.commands.quarantine",
+    "finhub.commands.trigger",
+    "finhub.commands.workers",
+    "finhub.commands.web",
 )
 
 

@@ -72,10 +72,11 @@ class PrivatePostgres:
 class PrivateRedis:
     """``redis-server`` with ``appendonly yes`` on a spare port, restartable on the same files."""
 
-    def __init__(self) -> None:
+    def __init__(self, password: str | None = None) -> None:
         self.port = free_port()
         self.dir = Path(tempfile.mkdtemp(prefix="finhub-redis-"))
-        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.password = password
+        self.url = f"redis://{f':{password}@' if password else ''}127.0.0.1:{self.port}/0"
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> None:
@@ -83,9 +84,10 @@ class PrivateRedis:
 
         self.proc = subprocess.Popen(
             ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--appendonly", "yes",
-             "--appendfsync", "always", "--maxmemory-policy", "noeviction", "--dir", str(self.dir), "--save", ""],
+             "--appendfsync", "always", "--maxmemory-policy", "noeviction", "--dir", str(self.dir), "--save", "",
+             *(["--requirepass", self.password] if self.password else [])],
             stdout=subprocess.DEVNULL)
-        client = redis.Redis(port=self.port)
+        client = redis.Redis(port=self.port, password=self.password)
         for _ in range(100):
             try:
                 client.ping()
@@ -98,7 +100,7 @@ class PrivateRedis:
         import redis
 
         try:
-            redis.Redis(port=self.port).shutdown()
+            redis.Redis(port=self.port, password=self.password).shutdown()
         except redis.ConnectionError:
             pass
         self.proc.wait(10)

@@ -10,6 +10,7 @@ BASE = int(os.environ.get("FINHUB_TEST_REDIS_DB_BASE", "10"))
 RANKINGS_DB = BASE
 PIPELINE_DB = BASE + 1
 PLANNER_DB = BASE + 2
+WEB_DB = BASE + 3
 
 
 def flushed(db: int):

@@ -23,7 +23,7 @@ def test_status_counts_fresh_quotes_and_names_each_asset_without_one(cli_databas
     upsert_prices(cli_database, [
         {"symbol": s, "asset_type": "crypto", "interval": "quote", "price": 1.0, "source": "coingecko",
          "timestamp": now - timedelta(minutes=30 if s == "ETH" else 1)} for s in cryptos if s != "DOGE"])
-    assert main(["status"]) == 0
+    assert main(["status"]) == 1  # stale assets and no scheduler need attention
     out = capsys.readouterr().out
     active = [a for a in universe if a.active]
     warned = [line.split(":")[0].strip() for line in out.splitlines() if ": no fresh quote, " in line]
@@ -33,3 +33,7 @@ def test_status_counts_fresh_quotes_and_names_each_asset_without_one(cli_databas
     eth = (now - timedelta(minutes=30)).isoformat().replace("+00:00", "Z")
     assert f"  ETH: no fresh quote, the newest is from {eth}" in out
     assert "  DOGE: no fresh quote, none stored yet" in out
+    attention = out.split("\nneeds attention\n", 1)[1].splitlines()
+    assert f"  assets: {len(warned)} of {len(active)} active assets have no fresh quote" in \
+        [line.split(" (")[0] for line in attention]
+    assert "  scheduler: no driver holds the lease, nothing is scheduled (start start_background_jobs.py)" in attention

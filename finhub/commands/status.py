@@ -1,108 +1,96 @@
-"""``python -m finhub status``: queues, jobs, stored data, provider health and asset warnings."""
+"""``python -m finhub status``: queues, workers, scheduler, jobs, stored data, provider health and
+asset warnings; ``--json`` prints the same document as ``GET /api/status``. Exits 1 when something
+needs attention (a service down, no scheduler lease, a breaker open, stale assets, dead letters),
+saying which."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import json
+from typing import Any
 
-import redis
-from sqlalchemy.exc import SQLAlchemyError
-
-from finhub.commands import iso_utc
-from finhub.jobs.quotes import BAD_SYMBOLS_KEY
 from finhub.runtime.context import Context
-from finhub.runtime.health import (
-    JOBS_KEY,
-    database_unreachable,
-    live_consumers,
-    queue_depths,
-    redis_unreachable,
-    stale_quotes,
-)
 from finhub.runtime.redis import resolve_redis_url
-from finhub.storage import latest_prices, make_engine, migrate, summary
-from providers.registry import BY_NAME
+from finhub.runtime.status import status_document
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("status", help="queue depths, last job runs, stored rows, provider health")
+    parser = subparsers.add_parser("status", help="queue depths, last job runs, stored rows, provider health "
+                                                  "(exit 1 when something needs attention)")
+    parser.add_argument("--json", action="store_true", help="print the status document as JSON (as GET /api/status)")
     parser.set_defaults(func=run)
 
 
 def run(args, settings) -> int:
-    """Each section that can be read is printed; each unreachable service is one line; exit 1 then."""
-    problems = []
     try:
         ctx = Context(settings, resolve_redis_url(settings))
-        problem = redis_unreachable(ctx.redis_url)
-    except RuntimeError as exc:
-        ctx, problem = Context(settings, ""), f"Redis unreachable ({exc})"
-    if problem is None:
-        try:
-            _redis_sections(ctx, settings)
-        except (redis.RedisError, OSError) as exc:
-            problem = f"Redis stopped answering ({exc})"
-    if problem:
-        print(f"redis: {problem}")
-        problems.append(problem)
-    db_problem = database_unreachable(settings.database)
-    if db_problem is None:
-        try:
-            _database_sections(ctx, settings, redis_ok=problem is None)
-        except (SQLAlchemyError, OSError) as exc:
-            db_problem = f"database stopped answering ({str(exc).splitlines()[0]})"
-        except (redis.RedisError) as exc:
-            problems.append(f"Redis stopped answering ({exc})")
-            print(f"redis: {problems[-1]}")
-    if db_problem:
-        print(f"database: {db_problem}")
-        problems.append(db_problem)
-    return 1 if problems else 0
+    except RuntimeError:
+        ctx = Context(settings, "")
+    doc = status_document(ctx)
+    print(json.dumps(doc, indent=2) if args.json else render(doc))
+    return 1 if doc["attention"] else 0
 
 
-def _redis_sections(ctx: Context, settings) -> None:
-    r = ctx.redis
-    persistence = r.config_get("appendonly").get("appendonly")
-    print(f"redis: {settings.redis_url or 'default'}; append-only persistence {persistence}")
-    if persistence != "yes":
-        print("  WARNING: this Redis keeps no append-only file: queued messages are lost when it restarts "
-              "(set appendonly yes and maxmemory-policy noeviction)")
-    consumers = live_consumers(r)
-    print("\nqueues              waiting  delayed  in-flight  dead  live workers")
-    for queue, d in queue_depths(r).items():
-        live = consumers.get(queue, 0)
-        print(f"  {queue:16} {d['waiting']:9} {d['delayed']:8} {d['in_flight']:10} {d['dead']:5}  "
-              + (f"{live}" if live else "0: NO live worker consumes this queue"))
-    print("\njobs (last run, outcome, detail)")
-    jobs: dict[str, str] = r.hgetall(JOBS_KEY)  # type: ignore[assignment]  # decode_responses=True
-    for job in sorted(jobs) or ["(none has run yet)"]:
-        print(f"  {job:20} {jobs.get(job, '')}")
+def render(doc: dict[str, Any]) -> str:
+    """The status document as ``finhub status`` prints it: each section that could be read, one line
+    per unreachable service, and what needs attention last."""
+    lines: list[str] = []
+    redis, database = doc["redis"], doc["database"]
+    if redis["ok"]:
+        lines.append(f"redis: {redis['url']}; append-only persistence {'yes' if redis.get('append_only') else 'no'}")
+        if not redis.get("append_only"):
+            lines.append("  WARNING: this Redis keeps no append-only file: queued messages are lost when it restarts "
+                         "(set appendonly yes and maxmemory-policy noeviction)")
+    else:
+        lines.append(f"redis: {redis['problem']}")
+    if doc["queues"] is not None:
+        lines += ["", "queues              waiting  delayed  in-flight  dead  live workers"]
+        for queue, d in doc["queues"].items():
+            live = d["live_workers"]
+            lines.append(f"  {queue:16} {d['waiting']:9} {d['delayed']:8} {d['in_flight']:10} {d['dead']:5}  "
+                         + (f"{live}" if live else "0: NO live worker consumes this queue"))
+    if doc["workers"] is not None:
+        lines += ["", f"workers: {len(doc['workers'])} live process(es) (finhub workers lists them)"]
+    if doc["scheduler"] is not None:
+        s = doc["scheduler"]
+        lines.append(f"scheduler: lease held by pid {s['holder_pid']}" if s["lease_held"]
+                     else "scheduler: NO driver holds the lease")
+    if doc["jobs"] is not None:
+        lines += ["", "jobs (last run, outcome, detail; schedule, next run)"]
+        for job in doc["jobs"]:
+            last = " ".join(filter(None, (job["last_run"], job["outcome"], job["detail"]))) or "(not run yet)"
+            plan = ", ".join(filter(None, (job["schedule"], job["next_run"] and f"next {job['next_run']}")))
+            lines.append(f"  {job['job']:20} {last}" + (f"  [{plan}]" if plan else ""))
+    if doc["history"] is not None:
+        lines += ["", "history (assets_assetpriceshistoric)"]
+        for asset_type, h in doc["history"].items() or [("(empty)", {"rows": 0, "latest": None})]:
+            lines.append(f"  {asset_type:8} {h['rows']:10,} rows, latest market time {h['latest'] or '-'}")
+    if doc["quotes"] is not None:
+        q = doc["quotes"]
+        lines.append(f"  quotes: {q['fresh']} of {q['active']} active assets fresh")
+    if doc["providers"] is not None:
+        lines += ["", "providers"]
+        for p in doc["providers"]:
+            b = p["breaker"]
+            extra = f", retry in {b['retry_after_s']:.0f}s, last error: {b['last_error']}" \
+                if b["state"] != "closed" else ""
+            spent = ", ".join(f"{w['window']} {w['used']}/{w['limit']}" for w in p["windows"])
+            lines.append(f"  {p['provider']:13} breaker {b['state']}{extra}; calls {spent or 'unlimited'}; "
+                         f"429s {p['rate_limited']}" + ("" if p["enabled"] else " (off)"))
+    if not database["ok"]:
+        lines.append(f"database: {database['problem']}")
+    lines += ["", "asset warnings"]
+    lines += [f"  {w}" for w in _warnings(doc)] or ["  (none)"]
+    # The services' problems are the lines above; the rest once more, as what to look at.
+    needs = [a for a in doc["attention"] if not a.startswith(("redis:", "database:"))]
+    if needs:
+        lines += ["", "needs attention"] + [f"  {a}" for a in needs]
+    return "\n".join(lines)
 
 
-def _database_sections(ctx: Context, settings, redis_ok: bool) -> None:
-    engine = make_engine(settings.database)
-    migrate(engine)
-    print("\nhistory (assets_assetpriceshistoric)")
-    for asset_type, (rows, latest) in sorted(summary(engine).items()) or [("(empty)", (0, None))]:
-        print(f"  {asset_type:8} {rows:10,} rows, latest market time {latest.isoformat() if latest else '-'}")
-    active = [a for a in ctx.universe if a.active]
-    quotes = latest_prices(engine, "quote", [a.symbol for a in active], columns=["timestamp"])
-    stale = stale_quotes(active, {s: r["timestamp"] for s, r in quotes.items()}, settings.schedule,
-                         datetime.now(UTC))
-    print(f"  quotes: {len(active) - len(stale)} of {len(active)} active assets fresh")
-    if redis_ok:
-        r = ctx.redis
-        print("\nproviders")
-        for name in BY_NAME:
-            h = ctx.breakers.health(name)
-            extra = f", retry in {h.retry_after:.0f}s, last error: {h.last_error}" if h.state != "closed" else ""
-            print(f"  {name:13} breaker {h.state}{extra}")
-    warnings = [f"{s}: {n}" for s, n in ctx.universe.notices]
-    warnings += [f"{a.symbol}: no fresh quote, "
-                 + (f"the newest is from {iso_utc(last)}" if last else "none stored yet") for a, last in stale]
-    if redis_ok:
-        bad: dict[str, str] = r.hgetall(BAD_SYMBOLS_KEY)  # type: ignore[assignment]  # decode_responses=True
-        rejected = sorted(bad.items())
-        warnings += [f"{s}: rejected by every provider: {reason}" for s, reason in rejected]
-    print("\nasset warnings")
-    for line in warnings or ["(none)"]:
-        print(f"  {line}")
+def _warnings(doc: dict[str, Any]) -> list[str]:
+    warnings = [f"{n['symbol']}: {n['notice']}" for n in doc["notices"]]
+    warnings += [f"{a['symbol']}: no fresh quote, "
+                 + (f"the newest is from {a['market_time']}" if a["market_time"] else "none stored yet")
+                 for a in doc["assets"] or [] if a["freshness"] != "fresh"]
+    warnings += [f"{s}: rejected by every provider: {reason}" for s, reason in (doc["rejected_symbols"] or {}).items()]
+    return warnings

@@ -273,6 +273,10 @@ class Settings:
                                                     "unreachable before its message is dead-lettered")
     time_scale: float = _setting(1.0, _positive, doc="benchmarks only: multiplies schedule intervals and quota "
                                                      "windows (0.002 runs a day in under 3 minutes)")
+    web_token: Secret | None = _setting(None, secret=True, doc="bearer token the web API asks for on POST and off "
+                                                                "loopback (finhub web)")
+    worker_metrics_port: int | None = _setting(None, _positive, doc="workers serve dramatiq's Prometheus metrics "
+                                                                    "on this port (127.0.0.1)")
     schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
     providers: ProvidersSettings = field(default_factory=ProvidersSettings)
     fallback: FallbackSettings = field(default_factory=FallbackSettings)

@@ -17,7 +17,7 @@ from finhub.model import Asset, Observation
 from finhub.planner.breaker import Breakers
 from finhub.planner.quota import Purpose, Quotas
 from providers import _http
-from providers.base import Provider, ProviderError, Quotes, RetryLater
+from providers.base import Provider, ProviderError, Quotes, RateLimited, RetryLater
 
 log = get_logger(__name__)
 
@@ -133,6 +133,8 @@ def _ask(provider: Provider, assets: list[Asset], purpose: Purpose, quotas: Quot
                             exception=type(exc).__name__, error=str(failure))
             else:
                 failure = None
+            if isinstance(failure, RateLimited):
+                quotas.record_rate_limited(name)
             if isinstance(failure, RetryLater):
                 breakers.record_failure(name, str(failure))
                 result.skipped[name] = str(failure)

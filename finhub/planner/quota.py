@@ -193,6 +193,7 @@ class Quotas:
         """Atomically count ``calls`` against every window of ``provider`` if all have room."""
         bucket = self._bucket(provider, Purpose(purpose))
         if bucket is None:
+            self._count(provider, purpose, calls)
             return Reservation(True)
         # Stamped by our clock rather than ``bucket.now()``: pyrate-limiter judges by the item's stamp.
         now_ms = self._now_ms()
@@ -209,6 +210,7 @@ class Quotas:
         if not isinstance(decision, Decision):
             raise TypeError("Quotas needs a synchronous Redis client")
         if decision.allowed:
+            self._count(provider, purpose, calls)
             if now_ms % 50 == 0:  # prune old entries now and then; ZCOUNT ignores them anyway
                 self.redis.zremrangebyscore(bucket.bucket_key, 0, now_ms - MONTH_MS)
             return Reservation(True)
@@ -262,9 +264,61 @@ class Quotas:
         dead = [t for t in holders if _holder_dead(t)]
         return int(self.redis.zrem(key, *dead)) if dead else 0
 
+    def _count(self, provider: str, purpose: Purpose | str, calls: int) -> None:
+        """Count granted calls per purpose, for ``status`` and ``/metrics`` (never reset but by hand)."""
+        self.redis.hincrby(f"{KEY_PREFIX}:{provider}:counts", f"calls:{Purpose(purpose).value}", calls)
+
+    def record_rate_limited(self, provider: str) -> None:
+        """Count a 429 (or the provider's equivalent) received from ``provider``."""
+        self.redis.hincrby(f"{KEY_PREFIX}:{provider}:counts", "rate_limited", 1)
+
+    def usage(self, provider: str) -> Usage:
+        """What ``provider`` has spent: the calls counted in each configured window against its full
+        limit, the calls reserved per purpose and the 429s received since the counters began."""
+        quota = self.quotas[provider]
+        windows = [(name, limit) for name in WINDOWS_MS if (limit := getattr(quota, name))]
+        now_ms = self._now_ms()
+        with self.redis.pipeline(transaction=False) as pipe:
+            for name, _ in windows:
+                pipe.zcount(f"{KEY_PREFIX}:{provider}:calls", now_ms - counted_ms(WINDOWS_MS[name], self.time_scale),
+                            "+inf")
+            pipe.hgetall(f"{KEY_PREFIX}:{provider}:counts")
+            *counts, totals = pipe.execute()
+        totals = {_str(k): int(v) for k, v in totals.items()}
+        return Usage(
+            windows=[Window(name, min(int(used), limit), limit) for (name, limit), used in zip(windows, counts)],
+            calls={p.value: totals.get(f"calls:{p.value}", 0) for p in Purpose},
+            rate_limited=totals.get("rate_limited", 0))
+
     def reset(self, provider: str) -> None:
         """Forget the provider's counted calls and slots (tests, and a manual reset)."""
         self.redis.delete(f"{KEY_PREFIX}:{provider}:calls", f"{KEY_PREFIX}:{provider}:inflight")
+
+
+@dataclass(frozen=True)
+class Window:
+    """One of a provider's windows: the calls counted in it now, and its full limit."""
+
+    window: str       # "per_second" ... "per_month"
+    used: int
+    limit: int
+
+    @property
+    def left(self) -> int:
+        return max(0, self.limit - self.used)
+
+
+@dataclass(frozen=True)
+class Usage:
+    """A provider's spending, as :meth:`Quotas.usage` reads it."""
+
+    windows: list[Window]
+    calls: dict[str, int]     # purpose -> calls reserved (counted since the counters began)
+    rate_limited: int         # 429s received
+
+
+def _str(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 _HOST = socket.gethostname()

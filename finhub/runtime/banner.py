@@ -38,7 +38,7 @@ def _where(url: str) -> str:
     return parts.geturl()
 
 
-def banner(settings: Settings, redis_url: str, workers: int | None) -> dict[str, str]:
+def banner(settings: Settings, redis_url: str, workers: int | None, web_port: int | None = None) -> dict[str, str]:
     """What the banner says, by line."""
     cli = redis_cli(redis_url)
     database = settings.database if settings.database_url is None else str(settings.database_url)
@@ -49,7 +49,7 @@ def banner(settings: Settings, redis_url: str, workers: int | None) -> dict[str,
         "workers": f"{workers} processes" if workers else "none started here (--no-workers)",
         "status": "python -m finhub status",
         "logs": f"stderr, {settings.log_format}, level {settings.log_level}",
-        "web": "none",
+        "web": f"http://127.0.0.1:{web_port}/ (metrics: /metrics)" if web_port else "none (--web PORT)",
     }
 
 

@@ -35,7 +35,7 @@ from finhub.calendar import sessions
 from finhub.config import Settings
 from finhub.logs import get_logger
 from finhub.runtime.context import current
-from finhub.runtime.health import CONSUMER_KEY, LIVE_WITHIN_MS, register_consumer
+from finhub.runtime.health import CONSUMER_KEY, LIVE_WITHIN_MS, WORKER_KEY, register_consumer
 from finhub.runtime.redis import LOCAL_REDIS
 from finhub.storage import is_outage
 from providers.base import RetryLater
@@ -211,11 +211,12 @@ class RegisterConsumer(dramatiq.Middleware):
     def after_worker_boot(self, broker, worker) -> None:
         wanted = worker.consumer_whitelist
         queues = [q for q in broker.get_declared_queues() if not wanted or q in wanted]
+        started = time.time()
 
         def renew() -> None:
             while True:
                 try:
-                    register_consumer(broker.client, broker.broker_id, queues)
+                    register_consumer(broker.client, broker.broker_id, queues, started)
                 except redis.RedisError as exc:  # the worker still works; status calls it not live meanwhile
                     log.debug("could not register this worker's queues", error=str(exc))
                 if self._stop.wait(self.EVERY):
@@ -225,9 +226,21 @@ class RegisterConsumer(dramatiq.Middleware):
     def before_worker_shutdown(self, broker, worker) -> None:
         self._stop.set()
         try:
-            broker.client.delete(CONSUMER_KEY.format(worker=broker.broker_id))
+            broker.client.delete(*(key.format(worker=broker.broker_id) for key in (CONSUMER_KEY, WORKER_KEY)))
         except redis.RedisError:
             pass
+
+
+def expose_worker_metrics(settings: Settings) -> bool:
+    """With ``worker_metrics_port`` set, point dramatiq's Prometheus middleware at it (on loopback
+    unless ``dramatiq_prom_host`` says otherwise) and return True. The middleware reads its address
+    when first imported, in the workers and in the exposition process dramatiq's master forks: both
+    the master (finhub.runtime.dramatiq_cli) and the workers call this first."""
+    if not settings.worker_metrics_port:
+        return False
+    os.environ.setdefault("dramatiq_prom_port", str(settings.worker_metrics_port))
+    os.environ.setdefault("dramatiq_prom_host", "127.0.0.1")
+    return True
 
 
 def setup_broker(settings: Settings) -> RedisBroker:
@@ -236,5 +249,9 @@ def setup_broker(settings: Settings) -> RedisBroker:
     broker = make_broker(url, settings.database_outage_tolerance)
     broker.add_middleware(WarmContext())
     broker.add_middleware(RegisterConsumer())
+    if expose_worker_metrics(settings):
+        from dramatiq.middleware.prometheus import Prometheus
+
+        broker.add_middleware(Prometheus())
     dramatiq.set_broker(broker)
     return broker

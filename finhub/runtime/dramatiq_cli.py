@@ -16,10 +16,13 @@ from dramatiq.cli import make_argument_parser
 
 from finhub.config import load_settings
 from finhub.logs import configure_logging
+from finhub.runtime.broker import expose_worker_metrics
 
 
 def main(argv: list[str] | None = None) -> int:
-    configure_logging(load_settings())
+    settings = load_settings()
+    configure_logging(settings)
+    expose_worker_metrics(settings)  # before dramatiq's master forks the metrics server
     args = make_argument_parser().parse_args(["--skip-logging", *(sys.argv[1:] if argv is None else argv)])
     return dramatiq_main(args)
 

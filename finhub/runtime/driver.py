@@ -55,6 +55,7 @@ class Job:
     enqueue: Callable[[], list]
     cron: dict | None = None   # CronTrigger arguments, instead of ``every`` or the daily clean-up time
     once: bool = True          # part of ``--once`` (a refresh cycle)
+    by_hand: Callable[[], list] | None = None  # what a manual trigger sends, when not ``enqueue``
 
 
 def _jobs(ctx: Context) -> list[Job]:
@@ -107,19 +108,103 @@ def _market_jobs(ctx: Context, stock_quotes: Callable[[], list]) -> list[Job]:
         return [actors.history_bars.send([a.symbol], interval) for interval in s.history.intervals
                 for a in ctx.universe if a.active]
 
+    def every(*then: Callable[[], list]) -> Callable[[], list]:
+        return lambda: [m for send in then for m in send()]
+
     def at_bell(check: Callable[[datetime], bool], *then: Callable[[], list]) -> Callable[[], list]:
         # A weekday holiday or an early close also fires the cron: the calendar says if it is a bell.
-        return lambda: [m for send in then for m in send()] if check(datetime.now(UTC)) else []
+        return lambda: every(*then)() if check(datetime.now(UTC)) else []
 
     aggregate = lambda: [actors.market_aggregation.send()]  # noqa: E731
     return [
         Job("history", s.schedule.history, history, once=False),
         Job("market_aggregation", s.schedule.market_aggregation, aggregate),
-        Job("market_open", None, at_bell(just_opened, stock_quotes), once=False,
+        Job("market_open", None, at_bell(just_opened, stock_quotes), once=False, by_hand=stock_quotes,
             cron={"day_of_week": "mon-fri", "hour": 9, "minute": 31, "timezone": EXCHANGE_TZ.key}),
         Job("market_close", None, at_bell(just_closed, stock_quotes, aggregate), once=False,
+            by_hand=every(stock_quotes, aggregate),
             cron={"day_of_week": "mon-fri", "hour": "13,16", "minute": 1, "timezone": EXCHANGE_TZ.key}),
     ]
+
+
+#: Jobs whose messages carry symbols: a manual trigger may name a few of their assets.
+SYMBOL_JOBS = frozenset({"crypto_quotes", "stock_quotes", "history", "market_open", "market_close"})
+#: Redis hash of each scheduled job's next run time (ISO 8601), published by the active driver;
+#: it expires with the lease, so a stopped scheduler publishes none.
+NEXT_RUNS_KEY = "finhub:scheduler:next_runs"
+
+
+class UnknownJob(LookupError):
+    """A job name the schedule does not have; ``str()`` lists the jobs."""
+
+    def __init__(self, name: str, known: Collection[str]) -> None:
+        self.name, self.known = name, sorted(known)
+        super().__init__(f"unknown job {name!r}; jobs: {', '.join(self.known)}")
+
+
+def schedules(ctx: Context) -> dict[str, str]:
+    """Each scheduled job's schedule in words, by job name (the order the driver adds them)."""
+    def describe(job: Job) -> str:
+        if job.every:
+            return f"every {job.every:g} s"
+        if job.cron:
+            c = job.cron
+            return f"{c['day_of_week']} at hour {c['hour']} minute {c['minute']} ({c['timezone']})"
+        return f"daily at {ctx.settings.schedule.cleanup_at} ({ctx.settings.schedule.timezone})"
+    return {job.name: describe(job) for job in _jobs(ctx)}
+
+
+def trigger(ctx: Context, name: str, symbols: Collection[str] | None = None) -> list[str]:
+    """Enqueue job ``name`` once, now, as the schedule would (a bell job as at its bell), for only
+    ``symbols`` of its assets when given; returns the message ids. Raises :class:`UnknownJob`,
+    ``ValueError`` for symbols the job does not take or the universe does not have, and
+    ``RuntimeError`` when the actors' broker is bound to another Redis than ``ctx``'s."""
+    from finhub.universe import Universe
+
+    names = schedules(ctx)
+    if name not in names:
+        raise UnknownJob(name, names)
+    if symbols:
+        if name not in SYMBOL_JOBS:
+            raise ValueError(f"job {name!r} takes no symbols (only {', '.join(sorted(SYMBOL_JOBS))} do)")
+        unknown = sorted(s for s in symbols if s not in ctx.universe)
+        if unknown:
+            raise ValueError(f"not in the universe: {', '.join(unknown)}")
+        narrowed = replace(ctx)
+        narrowed.universe = Universe(tuple(ctx.universe.select(symbols)))
+        ctx = narrowed
+    _check_broker(ctx.redis_url)
+    job = next(j for j in _jobs(ctx) if j.name == name)
+    sent = (job.by_hand or job.enqueue)()
+    log.info("job triggered by hand", job=name, messages=len(sent), symbols=sorted(symbols) if symbols else None)
+    return [m.message_id for m in sent]
+
+
+def _check_broker(redis_url: str) -> None:
+    """Refuse to send when the actors' broker (bound when ``actors`` was first imported) uses another
+    Redis than ``redis_url``: the messages would land where no one looks."""
+    import redis as redis_lib
+
+    import actors
+
+    def where(kwargs: dict) -> tuple:
+        return tuple(kwargs.get(k) for k in ("host", "port", "db", "path"))
+    used = actors.broker.client.connection_pool.connection_kwargs
+    if where(used) != where(redis_lib.Redis.from_url(redis_url).connection_pool.connection_kwargs):
+        raise RuntimeError("the actors' broker was set up for another Redis than this one: set FINHUB_REDIS_URL "
+                           "before anything imports the actors")
+
+
+def publish_next_runs(redis, scheduler, ttl_ms: int) -> None:
+    """Publish each scheduled job's next run time for ``status`` and the web page (expiring after ``ttl_ms``)."""
+    runs = {job.id: job.next_run_time.astimezone(UTC).isoformat(timespec="seconds")
+            for job in scheduler.get_jobs() if job.id != "lease" and job.next_run_time}
+    with redis.pipeline() as pipe:
+        pipe.delete(NEXT_RUNS_KEY)
+        if runs:
+            pipe.hset(NEXT_RUNS_KEY, mapping=runs)
+            pipe.pexpire(NEXT_RUNS_KEY, ttl_ms)
+        pipe.execute()
 
 
 #: Jobs whose first run was logged at INFO.
@@ -208,6 +293,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--once", action="store_true", help="enqueue every job once, wait for the queues, exit")
     parser.add_argument("--timeout", type=float, default=ONCE_TIMEOUT, help="--once: seconds to wait for the queues")
     parser.add_argument("--strict", action="store_true", help="refuse to start when the schedule exceeds a quota")
+    parser.add_argument("--web", type=int, metavar="PORT", help="also serve the web page and API on 127.0.0.1:PORT")
     args = parser.parse_args(argv)
     if args.workers < 1:
         parser.error("--workers must be at least 1")
@@ -245,8 +331,9 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(signum, signals)
     if pool is not None:
         pool.start()
+    web = _start_web(args.web) if args.web else None
     # Last at start-up, after the plan (APScheduler's "Added job" lines are quiet, see finhub.logs).
-    where = banner(settings, redis_url, None if args.no_workers else args.workers)
+    where = banner(settings, redis_url, None if args.no_workers else args.workers, args.web)
     if settings.log_format == "json":
         log.info("finhub is running", **where)
     else:
@@ -262,6 +349,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"finhub: {exc}", file=sys.stderr, flush=True)
             return UNAVAILABLE
         finally:
+            if web is not None:
+                web.terminate()
+                web.wait(10)
             if pool is not None:
                 pool.stop()
     except StopNow:
@@ -270,6 +360,14 @@ def main(argv: list[str] | None = None) -> int:
         print("finhub: stopped now (second Ctrl+C); the workers were killed, their messages are redelivered",
               file=sys.stderr, flush=True)
         return STOPPED_NOW
+
+
+def _start_web(port: int):
+    """``finhub web --port PORT`` beside the scheduler, on the Redis this driver resolved."""
+    import subprocess
+
+    log.info("web page and API", url=f"http://127.0.0.1:{port}/")
+    return subprocess.Popen([sys.executable, "-m", "finhub", "web", "--port", str(port)], env=dict(os.environ))
 
 
 class _Signals:
@@ -332,7 +430,7 @@ def _run_forever(ctx: Context, pool: WorkerPool | None = None, signals: _Signals
             if scheduler.running:
                 scheduler.shutdown(wait=False)
         pool.watch(crash_loop, WATCH_EVERY)
-    scheduler.add_job(lambda: _on_lease(lease), IntervalTrigger(seconds=LEASE_REFRESH), id="lease",
+    scheduler.add_job(lambda: _on_lease(lease, scheduler), IntervalTrigger(seconds=LEASE_REFRESH), id="lease",
                       next_run_time=datetime.now(UTC))
     hour, minute = (int(x) for x in ctx.settings.schedule.cleanup_at.split(":"))
     _on_lease(lease)
@@ -368,7 +466,9 @@ def _run_forever(ctx: Context, pool: WorkerPool | None = None, signals: _Signals
     return 0
 
 
-def _on_lease(lease: Lease) -> None:
+def _on_lease(lease: Lease, scheduler: BlockingScheduler | None = None) -> None:
     was = lease.held
     if lease.refresh() != was:
         log.info("scheduler lease " + ("taken: this driver schedules" if lease.held else "lost: standing by"))
+    if lease.held and scheduler is not None:
+        publish_next_runs(lease.redis, scheduler, lease.ttl_ms)

@@ -4,7 +4,7 @@ that no provider serves any more, before anyone reads the logs)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 
 from finhub.calendar import last_close, session_open, stock_quotes_due
@@ -33,16 +33,28 @@ def is_stale(asset: Asset, last_quote: datetime | None, schedule: ScheduleSettin
              source: str | None = None) -> bool:
     """Whether ``asset``'s newest stored quote (its market time, from ``source``) is older than its
     schedule and its provider's market-time resolution allow."""
-    if last_quote is None:
-        return True
-    lag = MARKET_TIME_RESOLUTION.get(source, DEFAULT_RESOLUTION) if source else DEFAULT_RESOLUTION
-    if asset.asset_type == AssetType.CRYPTO:
-        return now - last_quote > timedelta(seconds=STALE_AFTER_RUNS * schedule.crypto_quotes + lag)
+    return staleness(schedule, now)(asset, last_quote, source)
+
+
+def staleness(schedule: ScheduleSettings, now: datetime) -> Callable[[Asset, datetime | None, str | None], bool]:
+    """:func:`is_stale` at ``now`` for many assets: the market calendar is read once."""
     opened = session_open(now)
-    expected = now - timedelta(seconds=STALE_AFTER_RUNS * schedule.stock_quotes + lag)
-    if opened is None or expected < opened:  # closed, or just opened: the last close will do
-        return stock_quotes_due(last_close(now), last_quote)
-    return last_quote < expected
+    close = last_close(now)
+    due: dict[datetime, bool] = {}  # stocks mostly share their market time (the last close)
+
+    def stale(asset: Asset, last_quote: datetime | None, source: str | None = None) -> bool:
+        if last_quote is None:
+            return True
+        lag = MARKET_TIME_RESOLUTION.get(source, DEFAULT_RESOLUTION) if source else DEFAULT_RESOLUTION
+        if asset.asset_type == AssetType.CRYPTO:
+            return now - last_quote > timedelta(seconds=STALE_AFTER_RUNS * schedule.crypto_quotes + lag)
+        expected = now - timedelta(seconds=STALE_AFTER_RUNS * schedule.stock_quotes + lag)
+        if opened is None or expected < opened:  # closed, or just opened: the last close will do
+            if last_quote not in due:
+                due[last_quote] = stock_quotes_due(close, last_quote)
+            return due[last_quote]
+        return last_quote < expected
+    return stale
 
 
 def stale_quotes(assets: Iterable[Asset], last_quotes: Mapping[str, datetime], schedule: ScheduleSettings,
@@ -50,8 +62,9 @@ def stale_quotes(assets: Iterable[Asset], last_quotes: Mapping[str, datetime], s
     """The active ``assets`` whose newest quote is stale, with its market time (None: never stored);
     ``sources`` names each quote's provider (its market-time resolution; default: the coarsest)."""
     sources = sources or {}
+    stale = staleness(schedule, now)
     return [(a, last_quotes.get(a.symbol)) for a in assets
-            if a.active and is_stale(a, last_quotes.get(a.symbol), schedule, now, sources.get(a.symbol))]
+            if a.active and stale(a, last_quotes.get(a.symbol), sources.get(a.symbol))]
 
 
 def queue_depths(redis, queues: Iterable[str] = QUEUES) -> dict[str, dict[str, int]]:
@@ -81,10 +94,43 @@ CONSUMER_TTL = 30
 LIVE_WITHIN_MS = 10_000
 
 
-def register_consumer(redis, worker_id: str, queues: Iterable[str]) -> None:
+#: Redis hash per worker process: its host, pid and start time (for ``workers`` and the web page),
+#: renewed and expiring with its ``CONSUMER_KEY``.
+WORKER_KEY = "finhub:worker:{worker}"
+
+
+def register_consumer(redis, worker_id: str, queues: Iterable[str], started: float | None = None) -> None:
     """Record (renew) which queues a worker consumes: dramatiq's keys hold that only while it has
-    messages in flight."""
+    messages in flight; with ``started`` (epoch seconds), also this process's host and pid."""
+    import os
+    import socket
+
     redis.set(CONSUMER_KEY.format(worker=worker_id), ",".join(sorted(queues)), ex=CONSUMER_TTL)
+    if started is not None:
+        key = WORKER_KEY.format(worker=worker_id)
+        redis.hset(key, mapping={"host": socket.gethostname(), "pid": os.getpid(), "started": started})
+        redis.expire(key, CONSUMER_TTL)
+
+
+def live_workers(redis, within_ms: int = LIVE_WITHIN_MS, now_ms: int | None = None) -> list[dict]:
+    """The worker processes whose dramatiq heartbeat is recent and that registered their queues (a
+    process that only sends messages beats too): id, host, pid, queues, when they started and their
+    last beat (host, pid and start unknown: None)."""
+    import time
+
+    now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+    beats = [(w, s) for w, s in redis.zrange("dramatiq:__heartbeats__", 0, -1, withscores=True)
+             if now_ms - s <= within_ms]
+    registered = registered_consumers(redis)
+    workers = []
+    for worker, beat in sorted(b for b in beats if b[0] in registered):
+        info = redis.hgetall(WORKER_KEY.format(worker=worker))
+        started = float(info["started"]) if info.get("started") else None
+        workers.append({"id": worker, "host": info.get("host"), "pid": int(info["pid"]) if info.get("pid") else None,
+                        "queues": sorted(filter(None, registered.get(worker, "").split(","))),
+                        "started_at": started, "age_s": round(now_ms / 1000 - started, 1) if started else None,
+                        "last_beat_s": round((now_ms - beat) / 1000, 1)})
+    return workers
 
 
 def registered_consumers(redis) -> dict[str, str]:

@@ -75,7 +75,8 @@ def test_an_offline_first_run_reads_well(tmp_path, redis_db):
     assert f"redis-cli -h 127.0.0.1 -p 6379 -n {PIPELINE_DB}" in text
     status = subprocess.run([sys.executable, "-m", "finhub", "status"], env=offline_env(tmp_path), cwd=tmp_path,
                             capture_output=True, text=True, timeout=60)
-    assert status.returncode == 0, status.stderr
+    assert status.returncode == 1, status.stderr  # the open breakers need attention
+    assert "  provider yahoo: breaker open" in status.stdout.split("needs attention")[1]
     providers = {line.split()[0]: line for line in status.stdout.splitlines() if line.startswith("  ")
                  and line.split() and line.split()[0] in ("yahoo", "coingecko")}
     assert "breaker open" in providers.get("yahoo", ""), status.stdout
