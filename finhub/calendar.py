@@ -151,7 +151,10 @@ def bar_starts(asset: Asset, interval: str, start: datetime, end: datetime) -> l
         days = (day_start(datetime.fromtimestamp(o, EXCHANGE_TZ).date(), AssetType.STOCK).timestamp()
                 for o, _ in _stock_sessions(lo, hi + 86400))
         return [t for t in days if lo <= t < hi]
-    return [t for o, c in _stock_sessions(lo, hi) for t in range(int(o), int(c), 3600) if lo <= t < hi]
+    # Intraday: from each session's open, every period up to its close (a 13:00 early close ends the
+    # session sooner; a 90m grid's last bar of a full session is 15:30-16:00, as Yahoo's).
+    step = int(BAR_PERIOD[interval].total_seconds())
+    return [t for o, c in _stock_sessions(lo, hi) for t in range(int(o), int(c), step) if lo <= t < hi]
 
 
 def _mondays(lo: float, hi: float) -> list[float]:
