@@ -132,6 +132,12 @@ def just_closed(now: datetime) -> bool:
     return timedelta(0) <= now - last_close(now) < BELL_WINDOW
 
 
+def intraday_due(now: datetime, every: timedelta) -> bool:
+    """Whether stock intraday bars are worth a refresh at ``now`` by a job running every ``every``:
+    while NYSE is open, and once more within ``every`` after a close (its last bars become final)."""
+    return is_open(now) or now - last_close(now) <= every
+
+
 # --- the bar grid ---------------------------------------------------------------------------------
 
 _MONDAY = 4 * 86400  # 1970-01-05, the first Monday of POSIX time: origin of the weekly grid
