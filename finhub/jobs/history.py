@@ -15,18 +15,30 @@ A range is planned from a count of its stored bars against the bars it should ha
 from __future__ import annotations
 
 import bisect
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from finhub.calendar import bar_starts, missing, session_close
+from finhub.logs import get_logger
 from finhub.model import BAR_PERIOD, EXCHANGE_TZ, Asset, AssetType, Observation
 from finhub.planner.fallback import Fetched, fetch_quotes
 from finhub.planner.quota import Purpose
 from finhub.runtime.context import Context
-from finhub.storage import BarStats, bar_stats, bar_times, upsert_prices
+from finhub.storage import (
+    BarStats,
+    bar_stats,
+    bar_times,
+    bars_written_before,
+    ex_date_start,
+    store_actions,
+    upsert_prices,
+)
 from providers.base import CorporateAction, FixRequest, Provider, Quotes, Reach
+
+log = get_logger(__name__)
 
 #: How far back the history job keeps a (symbol, interval) complete, catching up after downtime
 #: (never beyond the interval's retention): a day less than the first provider reaches back (Yahoo's
@@ -48,6 +60,7 @@ class Task:
     start: datetime
     end: datetime
     provider: str | None = None
+    refetch: bool = False   # fetching again bars a new split or dividend made stale
 
 
 @dataclass(frozen=True)
@@ -149,6 +162,48 @@ def plan_calls(ctx: Context, assets: Sequence[Asset], interval: str, start: date
         task = plan_task(asset, interval, begin, end, expected, stored, absent, force)
         if task is not None:
             fit(ctx, asset, task, expected, stored, absent, force, now, result)
+        stale = ctx.redis.hget(STALE_KEY.format(symbol=asset.symbol), interval)
+        if stale:
+            first, until = (datetime.fromtimestamp(float(t), UTC) for t in str(stale).split(":"))
+            refetch(ctx, asset, interval, first, until, now, result)
+    return result
+
+
+#: Stored adjusted bars a new split or dividend made stale, per symbol: interval -> "first:end" (POSIX
+#: seconds), until fetched again (kept in Redis so an interrupted refetch is resumed by the next plan).
+STALE_KEY = "finhub:history:stale:{symbol}"
+
+
+def refetch(ctx: Context, asset: Asset, interval: str, first: datetime, until: datetime, now: datetime,
+            into: Plan) -> None:
+    """Add to ``into`` the calls fetching ``asset``'s bars of ``interval`` in [first, until) again."""
+    expected = bar_starts(asset, interval, first, until)
+    before = len(into.tasks)
+    fit(ctx, asset, Task(asset.symbol, interval, first, until), expected, BarStats(0, None, None), [], True, now,
+        into)
+    into.tasks[before:] = [replace(t, refetch=True) for t in into.tasks[before:]]
+
+
+def stale_bars(ctx: Context, symbol: str, actions: Sequence[CorporateAction], since: datetime) -> Plan:
+    """The calls that fetch again ``symbol``'s stored bars that the newly learned ``actions`` made
+    stale, so the stored series has no step at the ex-date.
+
+    A split changes every earlier bar (Yahoo's close is split-adjusted, adjusted or not); a dividend
+    changes them when ``history.adjusted``. Only bars written before ``since`` (when the answer that
+    carried the actions was asked for) are stale: the ones it brought are adjusted already.
+    """
+    relevant = [a for a in actions if a.kind == "split" or ctx.settings.history.adjusted]
+    result = Plan()
+    if not relevant:
+        return result
+    ex_date = ex_date_start(max(a.day for a in relevant))
+    asset, now = ctx.universe[symbol], datetime.now(UTC)
+    for interval, (first, last) in bars_written_before(ctx.engine, symbol, ex_date, since).items():
+        until = min(last + BAR_PERIOD[interval], ex_date)
+        ctx.redis.hset(STALE_KEY.format(symbol=symbol), interval, f"{first.timestamp()}:{until.timestamp()}")
+        refetch(ctx, asset, interval, first, until, now, result)
+    log.info("new split or dividend: fetching stored bars before it again", symbol=symbol,
+             actions=[f"{a.day} {a.kind} {a.value:g}" for a in relevant], calls=len(result.tasks))
     return result
 
 
@@ -283,14 +338,22 @@ def fetch_task(ctx: Context, task: Task, actions: list[CorporateAction] | None =
 
 
 def run_tasks(ctx: Context, tasks: Sequence[Task]) -> Outcome:
-    """Fetch and store every task; what cannot be served now comes back as pending."""
+    """Fetch and store every task, and the splits and dividends their answers carry (fetching again
+    the stored bars a new one made stale); what cannot be served now comes back as pending."""
     outcome = Outcome()
-    for task in tasks:
-        fetched = fetch_task(ctx, task)
+    queue = deque(tasks)
+    while queue:
+        task = queue.popleft()
+        since, actions = datetime.now(UTC), list[CorporateAction]()
+        fetched = fetch_task(ctx, task, actions)
         if fetched.observations:
             stored = store_single_source(ctx, fetched.observations)
             outcome.rows[task.symbol] = outcome.rows.get(task.symbol, 0) + stored
             remember_absent(ctx, task)
+            new = store_actions(ctx.engine, actions)
+            if new:
+                queue.extend(stale_bars(ctx, task.symbol, new, since).tasks)
+            _answered(ctx, task, [*queue, *outcome.pending])
             continue
         if fetched.pending:
             outcome.pending.append(task)
@@ -304,7 +367,15 @@ def run_tasks(ctx: Context, tasks: Sequence[Task]) -> Outcome:
         else:  # answered with no bar in the range (a holiday week): nothing to store
             outcome.rows.setdefault(task.symbol, 0)
             remember_absent(ctx, task)
+            _answered(ctx, task, [*queue, *outcome.pending])
     return outcome
+
+
+def _answered(ctx: Context, task: Task, left: Sequence[Task]) -> None:
+    """After a refetch of stale bars was answered: once none of its (symbol, interval) is left, they are fresh."""
+    key = (task.symbol, task.interval)
+    if task.refetch and not any(t.refetch and (t.symbol, t.interval) == key for t in left):
+        ctx.redis.hdel(STALE_KEY.format(symbol=task.symbol), task.interval)
 
 
 def store_single_source(ctx: Context, observations: Sequence[Observation]) -> int:
