@@ -13,6 +13,7 @@ from sqlalchemy import Connection, Engine, Table, bindparam, case, func, select,
 
 from finhub.model import INTERVALS
 from finhub.storage.engine import insert
+from finhub.storage.partitions import ensure_partitions
 from finhub.storage.schema import ASSET_TYPES, PRICE_FIELDS, UTC_TIME, VALIDATION_STATUSES, latest, prices
 
 #: Rows deleted per transaction by the retention clean-up, so no write lock is held for long.
@@ -89,6 +90,7 @@ def upsert_prices(engine: Engine, rows: Sequence[Mapping]) -> int:
     """
     if not rows:
         return 0
+    ensure_partitions(engine, rows)
     with engine.begin() as connection:
         return upsert_prices_on(connection, rows)
 
@@ -203,9 +205,10 @@ def latest_prices(engine: Engine, interval: str = "quote", symbols: Iterable[str
         return {r[at]: dict(zip(keys, r)) for r in result}
 
 
-def delete_older_than(engine: Engine, cutoff: datetime, batch: int = DELETE_BATCH) -> int:
-    """Delete rows whose market time is before ``cutoff``, ``batch`` rows a transaction."""
-    doomed = select(prices.c.id).where(prices.c.timestamp < cutoff).limit(batch).scalar_subquery()
+def delete_older_than(engine: Engine, cutoff: datetime, batch: int = DELETE_BATCH, interval: str | None = None) -> int:
+    """Delete rows (of ``interval``, or all) whose market time is before ``cutoff``, ``batch`` rows a transaction."""
+    older = [prices.c.timestamp < cutoff] + ([prices.c.interval == interval] if interval else [])
+    doomed = select(prices.c.id).where(*older).limit(batch).scalar_subquery()
     deleted = 0
     while True:
         with engine.begin() as connection:
@@ -215,7 +218,8 @@ def delete_older_than(engine: Engine, cutoff: datetime, batch: int = DELETE_BATC
             break
     # A copy older than the cutoff: its rows are gone, unless a writer stored older ones meanwhile.
     with engine.begin() as connection:
-        stale = connection.execute(select(latest.c.symbol, latest.c.interval).where(latest.c.timestamp < cutoff))
+        stale = connection.execute(select(latest.c.symbol, latest.c.interval).where(
+            latest.c.timestamp < cutoff, *([latest.c.interval == interval] if interval else [])))
         refresh_latest_on(connection, [tuple(key) for key in stale])
     return deleted
 
