@@ -32,9 +32,9 @@ from finhub.storage import (
     bar_stats,
     bar_times,
     bars_written_before,
+    bulk_upsert_prices,
     ex_date_start,
     store_actions,
-    upsert_prices,
 )
 from providers.base import CorporateAction, FixRequest, Provider, Quotes, Reach
 
@@ -384,7 +384,7 @@ def store_single_source(ctx: Context, observations: Sequence[Observation]) -> in
              "timestamp": o.timestamp, "price": o.price, "open": o.open, "high": o.high, "low": o.low,
              "volume": o.volume, "market_cap": o.market_cap, "source": o.provider,
              "validation_status": "single_source", "sources": o.provider} for o in observations]
-    return upsert_prices(ctx.engine, rows)
+    return bulk_upsert_prices(ctx.engine, rows)
 
 
 def record_absent(redis, symbol: str, interval: str, start: datetime, end: datetime, absent: Sequence[float],

@@ -99,12 +99,19 @@ def upsert_prices_on(connection: Connection, rows: Sequence[Mapping]) -> int:
     """:func:`upsert_prices` inside the caller's transaction."""
     if not rows:
         return 0
+    values = _checked_values(connection, rows)
+    _upsert_copies(connection, values)
+    _execute_upsert(connection, prices, values)
+    return len(values)
+
+
+def _checked_values(connection: Connection, rows: Sequence[Mapping]) -> list[dict]:
+    """``rows`` checked, as the values of every column written, converted for the database."""
     for row in rows:
         check_row(row)
-    dialect = connection.dialect
-    to_db = partial(UTC_TIME.process_bind_param, dialect=dialect)
+    to_db = partial(UTC_TIME.process_bind_param, dialect=connection.dialect)
     stamp = to_db(datetime.now(UTC))
-    values = [
+    return [
         {**{c: row.get(c) for c in PRICE_FIELDS},
          "timestamp": to_db(row["timestamp"]),
          "validation_status": row.get("validation_status") or "single_source",
@@ -112,6 +119,10 @@ def upsert_prices_on(connection: Connection, rows: Sequence[Mapping]) -> int:
          "created_at": stamp, "updated_at": stamp}
         for row in rows
     ]
+
+
+def _upsert_copies(connection: Connection, values: Sequence[dict]) -> None:
+    """Keep the copies of the newest rows: the first write of a transaction that writes history."""
     newest: dict[tuple[str, str], dict] = {}
     for value in values:
         key = (value["symbol"], value["interval"])
@@ -120,8 +131,38 @@ def upsert_prices_on(connection: Connection, rows: Sequence[Mapping]) -> int:
     # The copies first and in key order: a writer holds its copies' row locks before it touches the
     # history, so two writers cannot deadlock (see lock_latest_on).
     _execute_upsert(connection, latest, [newest[key] for key in sorted(newest)])
-    _execute_upsert(connection, prices, values)
-    return len(values)
+
+
+#: A write of this many rows or more goes through COPY on PostgreSQL (backfills); live batches upsert.
+BULK_ROWS = 2000
+_QUOTED = {c: f'"{c}"' if c in ("interval", "timestamp") else c for c in _COLUMNS}
+_BULK_INSERT = (f"INSERT INTO assets_assetpriceshistoric ({', '.join(_QUOTED.values())}) "
+                f"SELECT {', '.join(_QUOTED.values())} FROM finhub_staging "
+                f'ON CONFLICT (symbol, "interval", "timestamp") DO UPDATE SET '
+                + ", ".join(f"{_QUOTED[c]} = EXCLUDED.{_QUOTED[c]}" for c in _UPDATED))
+
+
+def bulk_upsert_prices(engine: Engine, rows: Sequence[Mapping]) -> int:
+    """:func:`upsert_prices` for large writes: on PostgreSQL, from :data:`BULK_ROWS` rows on, the rows
+    go by COPY into a temporary staging table and from there into the history in one
+    ``INSERT … ON CONFLICT`` (psycopg's ``copy``); smaller writes and SQLite upsert as usual.
+    Same result: idempotent on (symbol, interval, market time), the copies of the newest rows kept."""
+    if engine.dialect.name != "postgresql" or len(rows) < BULK_ROWS:
+        return upsert_prices(engine, rows)
+    ensure_partitions(engine, rows)
+    with engine.begin() as connection:
+        values = list({(v["symbol"], v["interval"], v["timestamp"]): v
+                       for v in _checked_values(connection, rows)}.values())   # one row a key: the last given
+        _upsert_copies(connection, values)
+        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        columns = ", ".join(_QUOTED.values())
+        cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS finhub_staging ON COMMIT DELETE ROWS AS "
+                       f"SELECT {columns} FROM assets_assetpriceshistoric WITH NO DATA")
+        with cursor.copy(f"COPY finhub_staging ({columns}) FROM STDIN") as copy:
+            for value in values:
+                copy.write_row([value[c] for c in _COLUMNS])
+        cursor.execute(_BULK_INSERT)
+        return len(rows)
 
 
 def lock_latest_on(connection: Connection, keys: Iterable[tuple[str, str]]) -> None:

@@ -114,3 +114,22 @@ def test_retention_deletes_per_interval_in_batches_on_sqlite(tmp_path):
     assert cleanup(ctx, NOW, batch=5) == 12
     assert rows_of(engine, "1m") == 1 and rows_of(engine, "5m") == 1 and rows_of(engine, "1d") == 1
     assert len([s for s in statements if "assets_assetpriceshistoric" in s]) >= 3   # 12 rows, 5 a batch
+
+
+def test_a_bulk_write_upserts_like_the_live_path_and_keeps_the_copies(engine):
+    from finhub.storage import bulk_upsert_prices
+    from finhub.storage.prices import BULK_ROWS
+
+    start = NOW - timedelta(days=3)
+    upsert_prices(engine, [bar("AAPL", "1m", start, 1.0)])                       # stored before: updated
+    rows = [bar("AAPL", "1m", start + timedelta(minutes=m), 100.0 + m) for m in range(BULK_ROWS + 10)]
+    rows.append(bar("AAPL", "1m", start, 5.0))                                   # the same key twice: the last wins
+    assert bulk_upsert_prices(engine, rows) == BULK_ROWS + 11                    # rows written, as upsert_prices
+    assert bulk_upsert_prices(engine, rows) == BULK_ROWS + 11                    # again: nothing twice
+    assert rows_of(engine, "1m") == BULK_ROWS + 10
+    with engine.connect() as c:
+        first = c.execute(select(prices.c.price).where(prices.c.timestamp == start)).scalar()
+    assert first == 5.0
+    newest = start + timedelta(minutes=BULK_ROWS + 9)
+    assert latest_prices(engine, "1m", ["AAPL"], ["price", "timestamp"]) == {
+        "AAPL": {"symbol": "AAPL", "price": 100.0 + BULK_ROWS + 9, "timestamp": newest}}
