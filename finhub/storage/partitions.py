@@ -87,14 +87,33 @@ def ensure_partitions(engine: Engine, rows: Iterable[Mapping]) -> None:
     transaction of its own (creating one locks its parent briefly). Nothing on SQLite."""
     if engine.dialect.name != "postgresql":
         return
-    needed = {(r["interval"], month_of(r["timestamp"])) for r in rows
-              if isinstance(r.get("timestamp"), datetime) and r["timestamp"].tzinfo and r.get("interval")}
+    spans: dict[str, list[datetime]] = {}   # interval -> [first, last] market time: the months between
+    for r in rows:
+        moment, interval = r.get("timestamp"), r.get("interval")
+        if not isinstance(moment, datetime) or moment.tzinfo is None or not interval:
+            continue  # refused by the write's own checks
+        span = spans.get(interval)
+        if span is None:
+            spans[interval] = [moment, moment]
+        elif moment < span[0]:
+            span[0] = moment
+        elif moment > span[1]:
+            span[1] = moment
+    needed = {(interval, month) for interval, (first, last) in spans.items() for month in _months(first, last)}
     known = _known.get(engine, set())
     if all(partition_name(i, m) in known for i, m in needed):
         return
     with engine.begin() as connection:
         if is_partitioned(connection):
             create_partitions(connection, needed)
+
+
+def _months(first: datetime, last: datetime) -> list[date]:
+    months, month = [], month_of(first)
+    while month <= month_of(last):
+        months.append(month)
+        month = _next(month)
+    return months
 
 
 def forget(engine: Engine) -> None:

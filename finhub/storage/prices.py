@@ -145,24 +145,44 @@ _BULK_INSERT = (f"INSERT INTO assets_assetpriceshistoric ({', '.join(_QUOTED.val
 def bulk_upsert_prices(engine: Engine, rows: Sequence[Mapping]) -> int:
     """:func:`upsert_prices` for large writes: on PostgreSQL, from :data:`BULK_ROWS` rows on, the rows
     go by COPY into a temporary staging table and from there into the history in one
-    ``INSERT … ON CONFLICT`` (psycopg's ``copy``); smaller writes and SQLite upsert as usual.
-    Same result: idempotent on (symbol, interval, market time), the copies of the newest rows kept."""
+    ``INSERT … ON CONFLICT`` (psycopg's binary ``copy``); smaller writes and SQLite upsert as usual.
+    Same result: idempotent on (symbol, interval, market time), the copies of the newest rows kept,
+    a key given twice stored once (the last given)."""
     if engine.dialect.name != "postgresql" or len(rows) < BULK_ROWS:
         return upsert_prices(engine, rows)
+    for row in rows:
+        check_row(row)
     ensure_partitions(engine, rows)
+    stamp = datetime.now(UTC)
+    unique = {(r["symbol"], r["interval"], r["timestamp"]): r for r in rows}
     with engine.begin() as connection:
-        values = list({(v["symbol"], v["interval"], v["timestamp"]): v
-                       for v in _checked_values(connection, rows)}.values())   # one row a key: the last given
-        _upsert_copies(connection, values)
+        newest: dict[tuple[str, str], Mapping] = {}
+        for (symbol, interval, moment), row in unique.items():
+            if (symbol, interval) not in newest or moment >= newest[symbol, interval]["timestamp"]:
+                newest[symbol, interval] = row
+        _upsert_copies(connection, _checked_values(connection, list(newest.values())))
         cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        # A backfill's commit need not wait for the WAL flush: a crash loses at most its last
+        # moments, which the next plan finds missing and fetches again (every write is an upsert).
+        cursor.execute("SET LOCAL synchronous_commit = off")
         columns = ", ".join(_QUOTED.values())
         cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS finhub_staging ON COMMIT DELETE ROWS AS "
                        f"SELECT {columns} FROM assets_assetpriceshistoric WITH NO DATA")
-        with cursor.copy(f"COPY finhub_staging ({columns}) FROM STDIN") as copy:
-            for value in values:
-                copy.write_row([value[c] for c in _COLUMNS])
+        with cursor.copy(f"COPY finhub_staging ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(_COPY_TYPES)
+            write = copy.write_row
+            for r in unique.values():
+                write((r["symbol"], r["asset_type"], r["interval"], r["timestamp"], r["price"], r.get("open"),
+                       r.get("high"), r.get("low"), r.get("volume"), r.get("market_cap"), r["source"],
+                       r.get("validation_status") or "single_source", r.get("sources") or r["source"],
+                       r.get("max_deviation_pct"), stamp, stamp))
         cursor.execute(_BULK_INSERT)
-        return len(rows)
+    return len(rows)
+
+
+#: PostgreSQL types of :data:`_COLUMNS`, for the binary COPY.
+_COPY_TYPES = ["varchar", "varchar", "varchar", "timestamptz", *["float8"] * 6, "varchar", "varchar", "varchar",
+               "float8", "timestamptz", "timestamptz"]
 
 
 def lock_latest_on(connection: Connection, keys: Iterable[tuple[str, str]]) -> None:
