@@ -133,3 +133,25 @@ def test_a_bulk_write_upserts_like_the_live_path_and_keeps_the_copies(engine):
     newest = start + timedelta(minutes=BULK_ROWS + 9)
     assert latest_prices(engine, "1m", ["AAPL"], ["price", "timestamp"]) == {
         "AAPL": {"symbol": "AAPL", "price": 100.0 + BULK_ROWS + 9, "timestamp": newest}}
+
+
+def test_a_bulk_write_racing_another_writer_falls_back_to_the_upsert(postgres_engine, monkeypatch):
+    import importlib
+
+    from finhub.storage import bulk_upsert_prices
+    from finhub.storage.prices import BULK_ROWS
+
+    prices_module = importlib.import_module("finhub.storage.prices")
+
+    start = NOW - timedelta(days=3)
+    rows = [bar("MSFT", "5m", start + timedelta(minutes=5 * m), 10.0 + m) for m in range(BULK_ROWS)]
+    assert bulk_upsert_prices(postgres_engine, rows) == BULK_ROWS                  # a fresh range: plain insert
+    assert rows_of(postgres_engine, "5m") == BULK_ROWS
+    # Another writer stored some of the range after the check saw none: the plain insert fails on the
+    # unique key, and the upsert stores the batch instead.
+    monkeypatch.setattr(prices_module, "_STORED_IN_RANGE", "SELECT false")
+    again = [dict(r, price=r["price"] + 1000) for r in rows] + [bar("MSFT", "5m", start - timedelta(minutes=5))]
+    assert bulk_upsert_prices(postgres_engine, again) == BULK_ROWS + 1
+    assert rows_of(postgres_engine, "5m") == BULK_ROWS + 1
+    with postgres_engine.connect() as c:
+        assert c.execute(select(func.min(prices.c.price)).where(prices.c.timestamp >= start)).scalar() == 1010.0
