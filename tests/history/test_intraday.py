@@ -129,3 +129,27 @@ def test_a_stored_1m_day_is_readable_with_prices_interval(env, sandbox, capsys):
     from finhub.storage import make_engine
     with make_engine(env["FINHUB_DATABASE_URL"]).connect() as c:
         assert c.execute(select(func.count()).where(prices.c.interval == "1m")).scalar() == 1440
+
+
+def test_a_gap_in_the_middle_costs_one_call_and_bars_never_served_are_not_asked_again(env, database, sandbox, capsys):
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    start, end = today - timedelta(days=6), today - timedelta(days=1)       # 5 UTC days of BTC minutes
+    args = ("--symbols", "BTC", "--interval", "1m", "--start", f"{start:%Y-%m-%d}",
+            "--end", f"{end - timedelta(days=1):%Y-%m-%d}")
+    silent = start + timedelta(days=1)                                     # Yahoo has no BTC minute that day
+    sandbox.configure("yahoo", gaps={"BTC-USD": [[f"{silent:%Y-%m-%d}", f"{silent:%Y-%m-%d}"]]})
+    assert backfill(capsys, *args, "--sync")[0] == 0
+    assert minute_calls(sandbox) == {"BTC-USD": 1}
+    assert len(stored_minutes(database, "BTC")) == 4 * 1440
+
+    hole = (start + timedelta(days=3, hours=5), start + timedelta(days=3, hours=7))
+    with database.begin() as c:
+        c.execute(prices.delete().where(prices.c.symbol == "BTC", prices.c.timestamp >= hole[0],
+                                        prices.c.timestamp < hole[1]))
+    status, out, _ = backfill(capsys, *args, "--dry-run")
+    assert "BTC        " in out and "calls: 1 (yahoo 1)" in out
+    assert backfill(capsys, *args, "--sync")[0] == 0
+    asked = [q for p, path, q in sandbox.requests() if path.endswith("/BTC-USD") and q.get("interval") == "1m"]
+    assert len(asked) == 2 and int(asked[-1]["period1"]) == int(hole[0].timestamp())   # from the first missing minute
+    assert len(stored_minutes(database, "BTC")) == 4 * 1440
+    assert backfill(capsys, *args, "--sync")[0] == 0 and minute_calls(sandbox) == {"BTC-USD": 2}   # the silent day: never again
