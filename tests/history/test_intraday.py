@@ -131,6 +131,7 @@ def test_a_stored_1m_day_is_readable_with_prices_interval(env, sandbox, capsys):
         assert c.execute(select(func.count()).where(prices.c.interval == "1m")).scalar() == 1440
 
 
+@pytest.mark.slow
 def test_a_gap_in_the_middle_costs_one_call_and_bars_never_served_are_not_asked_again(env, database, sandbox, capsys):
     today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     start, end = today - timedelta(days=6), today - timedelta(days=1)       # 5 UTC days of BTC minutes

@@ -56,7 +56,7 @@ def test_migration_moves_every_row_of_an_existing_table_with_its_extra_columns(p
                    TIMESTAMPTZ '2024-01-01 00:00Z' + g * INTERVAL '17 minutes', 1 + g, 'yahoo', 'single_source',
                    'yahoo', now(), now(), CASE WHEN g % 7 = 0 THEN 'alphavantage' END,
                    CASE WHEN g % 7 = 0 THEN g * 2.0 END
-            FROM generate_series(1, 60000) g"""))
+            FROM generate_series(1, 20000) g"""))
         before = c.execute(text("SELECT count(*), sum(price), sum(outlier_price), count(outlier_source), "
                                 "min(id), max(id) FROM assets_assetpriceshistoric")).one()
     _alembic(engine, "upgrade", "head")
