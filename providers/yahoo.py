@@ -128,11 +128,13 @@ class YahooProvider(Provider):
     name = "yahoo"
 
     def __init__(self, url: str | None = None, timeout: float = 10.0, batch_size: int = 50,
-                 cache_dir: str = "var/yfinance-cache", adjusted: bool = True) -> None:
-        """``adjusted``: history prices adjusted for splits and dividends (yfinance's auto_adjust)."""
+                 cache_dir: str = "var/yfinance-cache", adjusted: bool = True, prepost: bool = False) -> None:
+        """``adjusted``: history prices adjusted for splits and dividends (yfinance's auto_adjust);
+        ``prepost``: intraday bars of the pre- and post-market hours too."""
         self.timeout = timeout
         self.batch_size = batch_size
         self.adjusted = adjusted
+        self.prepost = prepost
         self.session: requests.Session | None = None
         if url:
             self.session = requests.Session()
@@ -144,7 +146,7 @@ class YahooProvider(Provider):
     def from_settings(cls, settings: Settings) -> YahooProvider:
         s = settings.providers.yahoo
         return cls(s.url, s.timeout, s.batch_size, str(Path(settings.data_dir) / "yfinance-cache"),
-                   adjusted=settings.history.adjusted)
+                   adjusted=settings.history.adjusted, prepost=settings.history.prepost)
 
     def supports(self, asset: Asset) -> bool:
         return asset.yahoo is not None
@@ -244,7 +246,8 @@ class YahooProvider(Provider):
         try:
             with deadline(self.timeout):
                 frame = ticker.history(start=start, end=end, interval=INTERVALS[interval],
-                                       auto_adjust=self.adjusted, actions=True, timeout=self.timeout)
+                                       auto_adjust=self.adjusted, actions=True, prepost=self.prepost,
+                                       timeout=self.timeout)
         except YFRateLimitError:
             raise RateLimited(self.name, "HTTP 429 Too Many Requests") from None
         except (YFTickerMissingError, YFInvalidPeriodError) as exc:

@@ -213,6 +213,8 @@ class HistorySettings:
     intervals: list[str] = _setting(["1d"], _intervals, doc="bar intervals the history job keeps fresh")
     adjusted: bool = _setting(True, doc="bars adjusted for splits and dividends (Yahoo's adjusted close); "
                                         "false: prices as traded")
+    prepost: bool = _setting(False, doc="stock intraday bars of the pre- and post-market hours too "
+                                        "(4:00-9:30 and the close to 20:00 New York)")
 
 
 @dataclass(frozen=True)

@@ -154,7 +154,7 @@ def plan_calls(ctx: Context, assets: Sequence[Asset], interval: str, start: date
     if begin >= end:
         return result
     for asset in assets:
-        expected = bar_starts(asset, interval, begin, end)
+        expected = bar_starts(asset, interval, begin, end, ctx.settings.history.prepost)
         # Counted from the first expected bar: a crypto bar stamped inside the period begin falls in is not one.
         counted_from = datetime.fromtimestamp(expected[0], UTC) if expected else begin
         stored = bar_stats(ctx.engine, asset.symbol, interval, counted_from, end)
@@ -177,7 +177,7 @@ STALE_KEY = "finhub:history:stale:{symbol}"
 def refetch(ctx: Context, asset: Asset, interval: str, first: datetime, until: datetime, now: datetime,
             into: Plan) -> None:
     """Add to ``into`` the calls fetching ``asset``'s bars of ``interval`` in [first, until) again."""
-    expected = bar_starts(asset, interval, first, until)
+    expected = bar_starts(asset, interval, first, until, ctx.settings.history.prepost)
     before = len(into.tasks)
     fit(ctx, asset, Task(asset.symbol, interval, first, until), expected, BarStats(0, None, None), [], True, now,
         into)
@@ -296,7 +296,7 @@ def remember_absent(ctx: Context, task: Task) -> None:
     stored as absent, so the planner does not ask for them again on every run."""
     now = datetime.now(UTC)
     asset = ctx.universe[task.symbol]
-    expected = bar_starts(asset, task.interval, task.start, task.end)
+    expected = bar_starts(asset, task.interval, task.start, task.end, ctx.settings.history.prepost)
     stored = [t.timestamp() for t in bar_times(ctx.engine, task.symbol, task.interval, task.start, task.end)]
     cut = min(task.end, now - BAR_PERIOD[task.interval])  # a bar that started a period ago has ended
     record_absent(ctx.redis, task.symbol, task.interval, task.start, cut,

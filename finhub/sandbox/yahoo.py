@@ -118,7 +118,8 @@ def _chart(symbol: str, request: Request, state: State) -> Response:
     canonical = assets.from_yahoo(symbol)
     crypto = assets.is_yahoo_crypto(symbol)
     skew = controls.skew_for(symbol) or controls.skew_for(canonical)
-    starts, length = _bar_starts(crypto, interval, start, min(end, now))
+    pre_post = q.get("includePrePost") in ("true", "True")
+    starts, length = _bar_starts(crypto, interval, start, min(end, now), pre_post)
     if starts is None:
         return json_response({"chart": {"result": None, "error": {
             "code": "Bad Request", "description": f"Invalid input - interval={interval} is not supported."}}}, 400)
@@ -139,7 +140,6 @@ def _chart(symbol: str, request: Request, state: State) -> Response:
     }
     if interval in INTRADAY:
         periods = _trading_periods(crypto, start, min(end, now))
-        pre_post = q.get("includePrePost") in ("true", "True")
         trading: object = {"pre": periods, "regular": periods, "post": periods} if pre_post else periods
         meta["tradingPeriods"] = trading  # type: ignore[assignment]  # a JSON value of another shape
     result = {"meta": meta, "timestamp": [int(s.timestamp()) for s in starts[:MAX_BARS]],
@@ -225,8 +225,9 @@ def _trading_periods(crypto: bool, start: datetime, end: datetime) -> list:
             for a, b in spans]
 
 
-def _bar_starts(crypto: bool, interval: str, start: datetime, end: datetime):
-    """Bar start times in [start, end) and the bar length, or (None, None) for an unknown interval."""
+def _bar_starts(crypto: bool, interval: str, start: datetime, end: datetime, prepost: bool = False):
+    """Bar start times in [start, end) and the bar length, or (None, None) for an unknown interval;
+    ``prepost``: a stock's intraday bars from 4:00 to 20:00 New York (17:00 after an early close)."""
     if interval not in LENGTHS:
         return None, None
     length = LENGTHS[interval]
@@ -249,7 +250,9 @@ def _bar_starts(crypto: bool, interval: str, start: datetime, end: datetime):
     hi = min(end, cal.last_session.tz_localize("UTC").to_pydatetime())
     if lo >= hi:
         return [], length
-    sessions = cal.sessions_in_range(lo.date(), hi.date())
+    # An intraday range starting at 00:00 UTC may hold the end of the previous day's post-market.
+    first_day = lo.date() - timedelta(days=1) if prepost and length < timedelta(days=1) else lo.date()
+    sessions = cal.sessions_in_range(max(first_day, cal.first_session.date()), hi.date())
     opens = [cal.session_open(s).to_pydatetime() for s in sessions]
     closes = [cal.session_close(s).to_pydatetime() for s in sessions]
     if interval == "1d":
@@ -257,10 +260,11 @@ def _bar_starts(crypto: bool, interval: str, start: datetime, end: datetime):
     if interval == "1wk":
         weeks = sorted({(o - timedelta(days=o.weekday())).replace(hour=o.hour, minute=o.minute) for o in opens})
         return [w for w in weeks if w < end], length
+    before, after = (timedelta(hours=5, minutes=30), timedelta(hours=4)) if prepost else (timedelta(0), timedelta(0))
     starts = []
     for o, c in zip(opens, closes):
-        t = o
-        while t < c:
+        t = o - before
+        while t < c + after:
             if start <= t < end:
                 starts.append(t)
             t += length

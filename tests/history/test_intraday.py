@@ -154,3 +154,21 @@ def test_a_gap_in_the_middle_costs_one_call_and_bars_never_served_are_not_asked_
     assert len(asked) == 2 and int(asked[-1]["period1"]) == int(hole[0].timestamp())   # from the first missing minute
     assert len(stored_minutes(database, "BTC")) == 4 * 1440
     assert backfill(capsys, *args, "--sync")[0] == 0 and minute_calls(sandbox) == {"BTC-USD": 2}   # the silent day: never again
+
+
+def test_pre_and_post_market_bars_are_stored_when_configured(env, sandbox, capsys, monkeypatch):
+    monkeypatch.setenv("FINHUB_HISTORY_PREPOST", "true")
+    day = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=10)
+    start, end = day, day + timedelta(days=3)
+    status, out, _ = backfill(capsys, "--symbols", "AAPL", "--interval", "15m", "--start", f"{start:%Y-%m-%d}",
+                              "--end", f"{day + timedelta(days=2):%Y-%m-%d}", "--sync")
+    assert status == 0, out
+    from finhub.storage import make_engine
+    with make_engine(env["FINHUB_DATABASE_URL"]).connect() as c:
+        stored = c.execute(select(prices.c.timestamp).where(prices.c.interval == "15m")
+                           .order_by(prices.c.timestamp)).scalars().all()
+    expected = bar_starts(build_universe()["AAPL"], "15m", start, end, prepost=True)
+    assert len(stored) == len(expected) > len(bar_starts(build_universe()["AAPL"], "15m", start, end))
+    status, out, _ = backfill(capsys, "--symbols", "AAPL", "--interval", "15m", "--start", f"{start:%Y-%m-%d}",
+                              "--end", f"{day + timedelta(days=2):%Y-%m-%d}", "--dry-run")
+    assert "complete: no call" in out

@@ -71,3 +71,13 @@ def test_stock_intraday_bars_are_due_while_open_and_just_after_the_close():
     assert intraday_due(utc(2026, 11, 27, 18, 5), every)                # just after Friday's 13:00 close
     assert not intraday_due(utc(2026, 11, 26, 16), every)               # Thanksgiving
     assert not intraday_due(utc(2026, 11, 28, 16), every)               # Saturday
+
+
+def test_pre_and_post_market_bars_when_configured():
+    # Wednesday 25 November 2026: 4:00 to 20:00 New York; Friday 27th closes at 13:00, its post-market at 17:00.
+    full = bar_starts(AAPL, "5m", utc(2026, 11, 25, 6), utc(2026, 11, 26, 6), prepost=True)
+    assert len(full) == 16 * 12
+    assert datetime.fromtimestamp(full[0], UTC) == utc(2026, 11, 25, 9)        # 4:00 EST
+    assert datetime.fromtimestamp(full[-1], UTC) == utc(2026, 11, 26, 0, 55)    # 19:55 EST, the next UTC day
+    assert len(bar_starts(AAPL, "5m", utc(2026, 11, 27, 6), utc(2026, 11, 28, 6), prepost=True)) == 13 * 12
+    assert len(bar_starts(AAPL, "5m", utc(2026, 11, 25), utc(2026, 11, 26))) == 78     # not configured: the session
