@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from finhub.calendar import bar_starts, calendar
+from finhub.model import EXCHANGE_TZ
 from finhub.storage import prices
 from finhub.universe import build_universe
 from tests.history.helpers import backfill
@@ -172,3 +173,26 @@ def test_pre_and_post_market_bars_are_stored_when_configured(env, sandbox, capsy
     status, out, _ = backfill(capsys, "--symbols", "AAPL", "--interval", "15m", "--start", f"{start:%Y-%m-%d}",
                               "--end", f"{day + timedelta(days=2):%Y-%m-%d}", "--dry-run")
     assert "complete: no call" in out
+
+
+def test_alpha_vantage_intraday_bars_one_calendar_month_a_call(env, sandbox, capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("FINHUB_ALPHAVANTAGE_API_KEY", "sandbox-key")
+    (tmp_path / "finhub.toml").write_text('[fallback]\nstock_history = ["alphavantage"]\n')
+    monkeypatch.setenv("FINHUB_CONFIG", str(tmp_path / "finhub.toml"))
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    start, end = today - timedelta(days=75), today - timedelta(days=35)            # across two or three months
+    args = ("--symbols", "AAPL", "--interval", "1h", "--start", f"{start:%Y-%m-%d}",
+            "--end", f"{end - timedelta(days=1):%Y-%m-%d}")
+    expected = bar_starts(build_universe()["AAPL"], "1h", start, end)
+    months = {datetime.fromtimestamp(t, UTC).astimezone(EXCHANGE_TZ).strftime("%Y-%m") for t in expected}
+    status, out, _ = backfill(capsys, *args, "--dry-run")
+    assert status == 0 and f"calls: {len(months)} (alphavantage {len(months)})" in out
+    status, out, _ = backfill(capsys, *args, "--sync")
+    assert status == 0, out
+    asked = [q for p, _, q in sandbox.requests() if p == "alphavantage" and q.get("function") == "TIME_SERIES_INTRADAY"]
+    assert sorted(q["month"] for q in asked) == sorted(months) and {q["interval"] for q in asked} == {"60min"}
+    from finhub.storage import make_engine
+    with make_engine(env["FINHUB_DATABASE_URL"]).connect() as c:
+        stored = c.execute(select(prices.c.timestamp).where(prices.c.symbol == "AAPL", prices.c.interval == "1h")
+                           .order_by(prices.c.timestamp)).scalars().all()
+    assert [s.timestamp() for s in stored] == expected
