@@ -45,6 +45,7 @@ def biggest_move(series) -> float:
     return max(abs(b / a - 1) for (_, a), (_, b) in zip(series, series[1:]))
 
 
+@pytest.mark.slow
 def test_a_split_announced_after_bars_were_stored_leaves_no_step(env, database, sandbox, capsys):
     sessions = [s.date() for s in calendar().sessions_in_range(datetime.now(UTC).date() - timedelta(days=40),
                                                                  datetime.now(UTC).date() - timedelta(days=2))]

@@ -5,6 +5,7 @@ writes into months without a partition create it first."""
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import func, select, text
 
 from finhub.config import load_settings
@@ -37,6 +38,7 @@ def partitions(engine):
             "AND c.relkind IN ('r', 'p')")).scalars())
 
 
+@pytest.mark.slow
 def test_migration_moves_every_row_of_an_existing_table_with_its_extra_columns(postgres_schema):
     from tests.storage.conftest import POSTGRES_URL
 
