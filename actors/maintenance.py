@@ -16,7 +16,7 @@ from providers.base import RetryLater
 def cleanup() -> None:
     ctx = current()
     deleted = maintenance.cleanup(ctx)
-    record_job(ctx.redis, "cleanup", "ok", f"{deleted} rows older than {ctx.settings.retention_days} days deleted")
+    record_job(ctx.redis, "cleanup", "ok", f"{deleted} rows past their interval's retention deleted")
 
 
 @dramatiq.actor(queue_name="maintenance", max_retries=0, max_age=5 * 60_000)

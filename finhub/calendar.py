@@ -132,13 +132,25 @@ def just_closed(now: datetime) -> bool:
     return timedelta(0) <= now - last_close(now) < BELL_WINDOW
 
 
+def intraday_due(now: datetime, every: timedelta) -> bool:
+    """Whether stock intraday bars are worth a refresh at ``now`` by a job running every ``every``:
+    while NYSE is open, and once more within ``every`` after a close (its last bars become final)."""
+    return is_open(now) or now - last_close(now) <= every
+
+
 # --- the bar grid ---------------------------------------------------------------------------------
 
 _MONDAY = 4 * 86400  # 1970-01-05, the first Monday of POSIX time: origin of the weekly grid
 
 
-def bar_starts(asset: Asset, interval: str, start: datetime, end: datetime) -> list[float]:
-    """Market times (POSIX seconds, ascending) of the bars ``asset`` has in [start, end) when none is missing."""
+#: Extended hours around a session: pre-market from 4:00 New York (5.5 h before the 9:30 open),
+#: post-market until 20:00 (4 h after a 16:00 close; 17:00 after a 13:00 early close).
+PRE_MARKET, POST_MARKET = 5.5 * 3600, 4 * 3600
+
+
+def bar_starts(asset: Asset, interval: str, start: datetime, end: datetime, prepost: bool = False) -> list[float]:
+    """Market times (POSIX seconds, ascending) of the bars ``asset`` has in [start, end) when none is
+    missing; ``prepost``: a stock's intraday bars of the pre- and post-market hours too."""
     lo, hi = start.timestamp(), end.timestamp()
     if asset.asset_type == AssetType.CRYPTO:
         step = BAR_PERIOD[interval].total_seconds()
@@ -151,7 +163,12 @@ def bar_starts(asset: Asset, interval: str, start: datetime, end: datetime) -> l
         days = (day_start(datetime.fromtimestamp(o, EXCHANGE_TZ).date(), AssetType.STOCK).timestamp()
                 for o, _ in _stock_sessions(lo, hi + 86400))
         return [t for t in days if lo <= t < hi]
-    return [t for o, c in _stock_sessions(lo, hi) for t in range(int(o), int(c), 3600) if lo <= t < hi]
+    # Intraday: from each session's open, every period up to its close (a 13:00 early close ends the
+    # session sooner; a 90m grid's last bar of a full session is 15:30-16:00, as Yahoo's).
+    step = int(BAR_PERIOD[interval].total_seconds())
+    before, after = (PRE_MARKET, POST_MARKET) if prepost else (0, 0)
+    sessions = _stock_sessions(lo - after, hi + before)
+    return [t for o, c in sessions for t in range(int(o - before), int(c + after), step) if lo <= t < hi]
 
 
 def _mondays(lo: float, hi: float) -> list[float]:

@@ -27,6 +27,7 @@ COMMANDS = (
     "finhub.commands.trigger",
     "finhub.commands.workers",
     "finhub.commands.web",
+    "finhub.commands.actions",
 )
 
 

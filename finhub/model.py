@@ -19,8 +19,12 @@ MAX_CLOCK_SKEW = timedelta(minutes=5)
 #: The interval live quotes are stored with.
 QUOTE = "quote"
 #: Bar intervals history can collect, and the length of each bar.
-BAR_PERIOD = {"1h": timedelta(hours=1), "1d": timedelta(days=1), "1wk": timedelta(weeks=1)}
+BAR_PERIOD = {"1m": timedelta(minutes=1), "2m": timedelta(minutes=2), "5m": timedelta(minutes=5),
+              "15m": timedelta(minutes=15), "30m": timedelta(minutes=30), "1h": timedelta(hours=1),
+              "90m": timedelta(minutes=90), "1d": timedelta(days=1), "1wk": timedelta(weeks=1)}
 BAR_INTERVALS = tuple(BAR_PERIOD)
+#: Bars shorter than a day: a stock has them inside NYSE sessions only, each session's first at its open.
+INTRADAY = tuple(i for i, period in BAR_PERIOD.items() if period < timedelta(days=1))
 #: Every interval a stored price can have.
 INTERVALS = (QUOTE, *BAR_INTERVALS)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import requests
@@ -30,6 +30,7 @@ from providers.base import (
     QuotaExhausted,
     Quotes,
     RateLimited,
+    Reach,
     check_price,
     check_timestamp,
     optional_number,
@@ -40,6 +41,29 @@ from providers.base import (
 US_CLOSE = time(16, 0)
 #: TIME_SERIES_DAILY ``compact`` holds the last 100 trading days (~140 calendar days).
 COMPACT_SPAN = timedelta(days=135)
+#: TIME_SERIES_INTRADAY's interval names for ours: 1min to 60min.
+INTRADAY = {"1m": "1min", "5m": "5min", "15m": "15min", "30m": "30min", "1h": "60min"}
+#: TIME_SERIES_INTRADAY with ``month=YYYY-MM`` and ``outputsize=full`` answers one calendar month
+#: (New York time) of bars a call, any month since 2000-01; ``extended_hours=false`` keeps to the
+#: regular session. Its bar times are New York wall-clock times.
+INTRADAY_REACH = Reach(month_zone="America/New_York",
+                       source="Alpha Vantage TIME_SERIES_INTRADAY: one calendar month a call (month=YYYY-MM)")
+
+
+def _month_of(start: datetime, end: datetime) -> str:
+    """The one calendar month (New York) [start, end) lies in, as ``YYYY-MM``; a range across months
+    is a request to split first (see :class:`Reach`)."""
+    first, last = start.astimezone(EXCHANGE_TZ), (end - timedelta(seconds=1)).astimezone(EXCHANGE_TZ)
+    if (first.year, first.month) != (last.year, last.month):
+        raise ValueError("TIME_SERIES_INTRADAY answers one calendar month a call: split the range by month")
+    return f"{first:%Y-%m}"
+
+
+def _bar_time(label: str, asset: Asset) -> datetime:
+    """A series key as a market time: a day (daily bars, at the day's start) or a New York wall-clock time."""
+    if len(label) == 10:
+        return day_start(datetime.strptime(label, "%Y-%m-%d").date(), asset.asset_type)
+    return datetime.strptime(label, "%Y-%m-%d %H:%M:%S").replace(tzinfo=EXCHANGE_TZ).astimezone(UTC)
 
 
 class _Bounded:
@@ -168,28 +192,41 @@ class AlphaVantageProvider(Provider):
         close = datetime.combine(trading_day, US_CLOSE, EXCHANGE_TZ)
         return check_timestamp(self.name, asset.symbol, min(close, now), now)
 
+    def reach(self, asset: Asset, interval: str) -> Reach | None:
+        if not self.supports(asset) or asset.asset_type != AssetType.STOCK:
+            return None
+        if interval == "1d":
+            return Reach(source="Alpha Vantage TIME_SERIES_DAILY (compact: 100 days, full: 20+ years)")
+        if interval in INTRADAY:
+            return INTRADAY_REACH
+        return None
+
     def history(self, asset: Asset, interval: str, start: datetime, end: datetime) -> list[Observation]:
-        if interval != "1d":
-            raise ValueError(f"Alpha Vantage serves daily bars only, not {interval!r}")
+        if interval != "1d" and interval not in INTRADAY:
+            raise ValueError(f"Alpha Vantage serves daily and {'/'.join(INTRADAY)} bars, not {interval!r}")
         if not self.supports(asset) or asset.asset_type != AssetType.STOCK:
             raise BadSymbol(self.name, asset.symbol, "no Alpha Vantage stock symbol")
         fetched = utcnow()
-        size = "compact" if self.clock() - start <= COMPACT_SPAN else "full"
         try:
-            series, _ = _library(self.stocks.get_daily, asset.alphavantage, outputsize=size)
+            if interval == "1d":
+                size = "compact" if self.clock() - start <= COMPACT_SPAN else "full"
+                series, _ = _library(self.stocks.get_daily, asset.alphavantage, outputsize=size)
+            else:
+                series, _ = _library(self.stocks.get_intraday, asset.alphavantage, INTRADAY[interval],
+                                     outputsize="full", month=_month_of(start, end), extended_hours="false")
         except _RequestRejected as exc:
             raise BadSymbol(self.name, asset.symbol, exc.message) from None
         if not isinstance(series, dict):
-            raise BadResponse(self.name, f"{asset.symbol}: no daily series")
+            raise BadResponse(self.name, f"{asset.symbol}: no {interval} series")
         bars = []
-        for day, values in series.items():
+        for label, values in series.items():
             try:
-                moment = day_start(datetime.strptime(str(day), "%Y-%m-%d").date(), asset.asset_type)
+                moment = _bar_time(str(label), asset)
                 if not start <= moment < end or not isinstance(values, dict):
                     continue
                 bars.append(Observation(asset.symbol, asset.asset_type,
                                         check_price(self.name, asset.symbol, values.get("4. close")), moment,
-                                        self.name, fetched, "1d", open=optional_number(values.get("1. open")),
+                                        self.name, fetched, interval, open=optional_number(values.get("1. open")),
                                         high=optional_number(values.get("2. high")),
                                         low=optional_number(values.get("3. low")),
                                         volume=optional_number(values.get("5. volume"))))

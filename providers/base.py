@@ -19,7 +19,7 @@ import math
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import ClassVar
 
 from finhub.model import MAX_CLOCK_SKEW, Asset, Observation, RankedCoin
@@ -102,6 +102,34 @@ class Quotes:
         self.errors.update(other.errors)
 
 
+@dataclass(frozen=True)
+class Reach:
+    """What one call of a provider can answer for one interval, as the provider documents (or
+    enforces) it: how far back its bars go and how much of the range one call covers. A history
+    range is split into the fewest calls within these, and what lies beyond ``lookback`` is
+    reported as not servable, never silently cut off."""
+
+    #: Bars that started before ``now - lookback`` cannot be fetched (None: no such limit).
+    lookback: timedelta | None = None
+    #: One call covers at most this much of the range (None: any span).
+    span: timedelta | None = None
+    #: One call covers one calendar month (Alpha Vantage's ``month=YYYY-MM``), in this time zone.
+    month_zone: str | None = None
+    #: Where the limit comes from, shown by the dry run.
+    source: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class CorporateAction:
+    """A split or a dividend of one stock, on its ex-date (New York), as a provider reports it."""
+
+    symbol: str
+    day: date
+    kind: str              # "split" or "dividend"
+    value: float           # the split's ratio (4.0 for 4:1) or the dividend's amount per share
+    source: str
+
+
 # --- the interface --------------------------------------------------------------------------------
 
 class Provider(ABC):
@@ -142,6 +170,16 @@ class Provider(ABC):
     @abstractmethod
     def history(self, asset: Asset, interval: str, start: datetime, end: datetime) -> list[Observation]:
         """Bars of ``interval`` whose market time lies in [start, end), oldest first."""
+
+    def reach(self, asset: Asset, interval: str) -> Reach | None:
+        """How this provider serves ``asset``'s bars of ``interval`` (None: it does not serve them).
+        An adapter declares its limits here; by default any range in one call."""
+        return Reach() if self.supports(asset) else None
+
+    def history_and_actions(self, asset: Asset, interval: str, start: datetime,
+                            end: datetime) -> tuple[list[Observation], list[CorporateAction]]:
+        """:meth:`history`, with the splits and dividends the same answer carried (in the range)."""
+        return self.history(asset, interval, start, end), []
 
     def top_cryptos(self, n: int) -> list[RankedCoin]:
         """The ``n`` largest coins by market cap."""

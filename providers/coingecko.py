@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from pycoingecko import CoinGeckoAPI
 
 from finhub.config import Secret, Settings
-from finhub.model import Asset, AssetType, Observation, RankedCoin
+from finhub.model import BAR_PERIOD, Asset, AssetType, Observation, RankedCoin
 from providers import _http
 from providers.base import (
     BadResponse,
@@ -18,6 +18,7 @@ from providers.base import (
     Provider,
     ProviderError,
     Quotes,
+    Reach,
     check_price,
     check_timestamp,
     optional_number,
@@ -26,8 +27,21 @@ from providers.base import (
 
 #: Coins per ``coins/markets`` page (CoinGecko's maximum).
 MARKETS_PAGE = 250
-#: UTC bucket of each bar interval, as a strftime pattern: the first point in a bucket is its bar.
-BUCKETS = {"1h": "%Y-%m-%d %H", "1d": "%Y-%m-%d", "1wk": "%G-%V"}
+#: Bar intervals history takes from ``market_chart/range``. Its points are prices, not OHLC bars:
+#: each bar is stored close-only (no open/high/low), as the first point inside its UTC period, and
+#: only for the interval whose granularity CoinGecko served (5-minute points for 5m, hourly for 1h,
+#: daily or finer for 1d and 1wk), never resampled into another interval.
+INTERVALS = ("5m", "1h", "1d", "1wk")
+#: CoinGecko's granularity is automatic: 5-minute points only for a range within the last day from
+#: now, hourly for a range of up to 90 days, daily beyond. The keyless and demo plans reach back
+#: 365 days ("Public API users are limited to querying historical data within the past 365 days").
+_DOCS = "CoinGecko coins/{id}/market_chart/range (automatic granularity)"
+REACH = {"5m": Reach(lookback=timedelta(days=1), span=timedelta(days=1),
+                     source=f"{_DOCS}: 5-minute points only within the last day"),
+         "1h": Reach(lookback=timedelta(days=365), span=timedelta(days=90),
+                     source=f"{_DOCS}: hourly points for ranges up to 90 days; keyless/demo reach back 365 days"),
+         "1d": Reach(lookback=timedelta(days=365), source=f"{_DOCS}: keyless/demo reach back 365 days"),
+         "1wk": Reach(lookback=timedelta(days=365), source=f"{_DOCS}: keyless/demo reach back 365 days")}
 
 #: What a pycoingecko call raises besides ValueError: either client's transport errors, a bad body.
 _CALL_ERRORS: tuple[type[BaseException], ...] = (*_http.CLIENT_ERRORS, UnicodeDecodeError)
@@ -45,6 +59,7 @@ class CoinGeckoProvider(Provider):
             self.client.api_base_url = url if url.endswith("/") else url + "/"
         self.client.request_timeout = timeout
         self.batch_size = batch_size
+        self.plan = plan
         self._last = threading.local()
         self.client.session.hooks["response"].append(self._remember)
 
@@ -108,8 +123,15 @@ class CoinGeckoProvider(Provider):
                 result.errors[asset.symbol] = exc
         return result
 
+    def reach(self, asset: Asset, interval: str) -> Reach | None:
+        if not self.supports(asset) or interval not in REACH:
+            return None
+        reach = REACH[interval]
+        # A paid plan is not held to the 365 days (the 5-minute points stay a last-day thing).
+        return reach if self.plan != "pro" or interval == "5m" else Reach(span=reach.span, source=reach.source)
+
     def history(self, asset: Asset, interval: str, start: datetime, end: datetime) -> list[Observation]:
-        if interval not in BUCKETS:
+        if interval not in INTERVALS:
             raise ValueError(f"unknown interval {interval!r}")
         if not self.supports(asset):
             raise BadSymbol(self.name, asset.symbol, "no CoinGecko id")
@@ -131,7 +153,8 @@ class CoinGeckoProvider(Provider):
                 price = check_price(self.name, asset.symbol, point[1])
             except BadResponse:
                 continue  # one bad point does not spoil the series
-            bucket = moment.strftime(BUCKETS[interval])
+            bucket = moment.strftime("%G-%V") if interval == "1wk" else \
+                int(moment.timestamp() // BAR_PERIOD[interval].total_seconds())
             if not start <= moment < end or bucket in seen:
                 continue
             seen.add(bucket)

@@ -18,7 +18,7 @@ import time
 import warnings
 from collections.abc import Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -30,14 +30,16 @@ from yfinance.data import YfData
 from yfinance.exceptions import YFException, YFInvalidPeriodError, YFRateLimitError, YFTickerMissingError
 
 from finhub.config import Settings
-from finhub.model import Asset, Observation
+from finhub.model import EXCHANGE_TZ, Asset, Observation
 from providers import _http
 from providers.base import (
     BadResponse,
     BadSymbol,
+    CorporateAction,
     Provider,
     Quotes,
     RateLimited,
+    Reach,
     check_price,
     check_timestamp,
     optional_number,
@@ -47,8 +49,22 @@ from providers.base import (
 QUOTE_URL = "https://query1.finance.yahoo.com/v7/finance/quote"
 # yfinance 1.7 still passes inplace= to pandas 3.1, which warns on every history call.
 warnings.filterwarnings("ignore", message=r"The inplace keyword in DataFrame", module=r"yfinance")
-#: yfinance's interval names for ours.
-INTERVALS = {"1h": "1h", "1d": "1d", "1wk": "1wk"}
+#: yfinance's interval names for ours (yfinance asks Yahoo for 15m bars and resamples them to 30m:
+#: Yahoo answered 30m requests with 60m bars).
+INTERVALS = {"1m": "1m", "2m": "2m", "5m": "5m", "15m": "15m", "30m": "30m", "1h": "1h", "90m": "90m",
+             "1d": "1d", "1wk": "1wk"}
+_SOURCE = "Yahoo v8 chart (its error answers; yfinance 1.7 scrapers/history.py)"
+_LAST_60_DAYS = Reach(lookback=timedelta(days=60), source=f"{_SOURCE}: intraday bars reach back 60 days")
+#: What one chart request serves per interval. 1m: the last 30 days, at most 7 days a request
+#: ("Only 7 days worth of 1m granularity data are allowed to be fetched per request", "The requested
+#: range must be within the last 30 days"); 2m to 90m: the last 60 days (yfinance: "Intraday data
+#: cannot extend last 60 days"); 1h: the last 730 days (yfinance's period="max" for 1h/60m); daily
+#: and weekly bars: no limit.
+REACH = {"1m": Reach(lookback=timedelta(days=30), span=timedelta(days=7),
+                     source=f"{_SOURCE}: 1m bars reach back 30 days, 7 days a request"),
+         **dict.fromkeys(("2m", "5m", "15m", "30m", "90m"), _LAST_60_DAYS),
+         "1h": Reach(lookback=timedelta(days=730), source=f"{_SOURCE}: 1h bars reach back 730 days"),
+         "1d": Reach(source=_SOURCE), "1wk": Reach(source=_SOURCE)}
 _cache_lock = threading.Lock()
 _cache_dir: str | None = None
 
@@ -112,11 +128,13 @@ class YahooProvider(Provider):
     name = "yahoo"
 
     def __init__(self, url: str | None = None, timeout: float = 10.0, batch_size: int = 50,
-                 cache_dir: str = "var/yfinance-cache", adjusted: bool = True) -> None:
-        """``adjusted``: history prices adjusted for splits and dividends (yfinance's auto_adjust)."""
+                 cache_dir: str = "var/yfinance-cache", adjusted: bool = True, prepost: bool = False) -> None:
+        """``adjusted``: history prices adjusted for splits and dividends (yfinance's auto_adjust);
+        ``prepost``: intraday bars of the pre- and post-market hours too."""
         self.timeout = timeout
         self.batch_size = batch_size
         self.adjusted = adjusted
+        self.prepost = prepost
         self.session: requests.Session | None = None
         if url:
             self.session = requests.Session()
@@ -127,7 +145,8 @@ class YahooProvider(Provider):
     @classmethod
     def from_settings(cls, settings: Settings) -> YahooProvider:
         s = settings.providers.yahoo
-        return cls(s.url, s.timeout, s.batch_size, str(Path(settings.data_dir) / "yfinance-cache"))
+        return cls(s.url, s.timeout, s.batch_size, str(Path(settings.data_dir) / "yfinance-cache"),
+                   adjusted=settings.history.adjusted, prepost=settings.history.prepost)
 
     def supports(self, asset: Asset) -> bool:
         return asset.yahoo is not None
@@ -206,17 +225,29 @@ class YahooProvider(Provider):
             volume=optional_number(entry.get("regularMarketVolume")),
             market_cap=optional_number(entry.get("marketCap")) or None)
 
+    def reach(self, asset: Asset, interval: str) -> Reach | None:
+        return REACH.get(interval) if self.supports(asset) else None
+
     def history(self, asset: Asset, interval: str, start: datetime, end: datetime) -> list[Observation]:
+        return self.history_and_actions(asset, interval, start, end)[0]
+
+    def history_and_actions(self, asset: Asset, interval: str, start: datetime,
+                            end: datetime) -> tuple[list[Observation], list[CorporateAction]]:
+        """Bars, and the splits and dividends of the chart's ``events`` (yfinance's ``actions``)."""
         if interval not in INTERVALS:
             raise ValueError(f"unknown interval {interval!r}")
         if not self.supports(asset):
             raise BadSymbol(self.name, asset.symbol, "no Yahoo symbol")
         self._data()
+        # yfinance answers a past range from an in-process cache of 64 answers: a range fetched again
+        # (after a split, or by --force) must come from Yahoo, and 1m answers are ~1 MB each.
+        YfData.cache_get.cache_clear()
         ticker = yf.Ticker(asset.yahoo, session=self.session) if self.session is not None else yf.Ticker(asset.yahoo)
         try:
             with deadline(self.timeout):
                 frame = ticker.history(start=start, end=end, interval=INTERVALS[interval],
-                                       auto_adjust=self.adjusted, actions=False, timeout=self.timeout)
+                                       auto_adjust=self.adjusted, actions=True, prepost=self.prepost,
+                                       timeout=self.timeout)
         except YFRateLimitError:
             raise RateLimited(self.name, "HTTP 429 Too Many Requests") from None
         except (YFTickerMissingError, YFInvalidPeriodError) as exc:
@@ -230,7 +261,24 @@ class YahooProvider(Provider):
         except (KeyError, ValueError, TypeError, AttributeError, IndexError) as exc:
             raise BadResponse(self.name, f"{asset.symbol}: yfinance could not read the chart: "
                                          f"{type(exc).__name__}: {exc}"[:200]) from None
-        return self._bars(asset, interval, frame, start, end)
+        return self._bars(asset, interval, frame, start, end), self._actions(asset, frame, start, end)
+
+    def _actions(self, asset: Asset, frame: pd.DataFrame, start: datetime, end: datetime) -> list[CorporateAction]:
+        """The frame's nonzero ``Dividends`` and ``Stock Splits`` (yfinance puts an event on the first bar
+        of its ex-date) whose day lies in the range."""
+        if frame is None or frame.empty:
+            return []
+        first, last = start.astimezone(EXCHANGE_TZ).date(), end.astimezone(EXCHANGE_TZ).date()
+        found = []
+        for column, kind in (("Dividends", "dividend"), ("Stock Splits", "split")):
+            if column not in frame.columns:
+                continue
+            for moment, value in frame[column].items():
+                amount = optional_number(value)
+                day = moment.date()  # the frame is in the exchange's time zone
+                if amount and first <= day <= last:
+                    found.append(CorporateAction(asset.symbol, day, kind, amount, self.name))
+        return found
 
     def _bars(self, asset: Asset, interval: str, frame: pd.DataFrame, start: datetime, end: datetime):
         fetched = utcnow()

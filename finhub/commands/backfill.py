@@ -9,7 +9,7 @@ import time
 from datetime import UTC, date, datetime, timedelta
 
 from finhub.jobs import backfill
-from finhub.jobs.history import plan
+from finhub.jobs.history import plan_calls
 from finhub.model import BAR_INTERVALS
 from finhub.runtime.context import Context
 from finhub.runtime.health import live_consumers, queue_depths
@@ -33,7 +33,7 @@ def register(subparsers) -> None:
     parser.add_argument("--start", help="first day, YYYY-MM-DD (UTC)")
     parser.add_argument("--end", help="last day included, YYYY-MM-DD (default: now)")
     parser.add_argument("--period", help="instead of --start: how far back from --end, e.g. 30d, 6mo, 1y (default 1y)")
-    parser.add_argument("--interval", default="1d", help="bar interval: 1d (default), 1wk or 1h")
+    parser.add_argument("--interval", default="1d", help=f"bar interval: {', '.join(BAR_INTERVALS)} (default 1d)")
     parser.add_argument("--force", action="store_true", help="re-fetch ranges already stored")
     parser.add_argument("--dry-run", action="store_true", help="print the plan and the budget check; call no provider")
     parser.add_argument("--sync", action="store_true", help="fetch in this process instead of enqueuing to workers")
@@ -95,8 +95,8 @@ def run(args, settings) -> int:
         print(f"finhub backfill: {exc}", file=sys.stderr)
         return 2
     if args.dry_run:
-        return _dry_run(ctx, args.interval, start, end, assets, plan(ctx, assets, args.interval, start, end,
-                                                                     args.force, now))
+        return _dry_run(ctx, args.interval, start, end, assets, plan_calls(ctx, assets, args.interval, start, end,
+                                                                           args.force, now))
     symbols = [a.symbol for a in assets]
     run_id = backfill.start_progress(ctx.redis, symbols)
     began = time.monotonic()
@@ -108,17 +108,24 @@ def run(args, settings) -> int:
     return _summary(ctx, run_id, args.interval, start, end, time.monotonic() - began, finished)
 
 
-def _dry_run(ctx: Context, interval: str, start: datetime, end: datetime, assets, tasks) -> int:
+def _dry_run(ctx: Context, interval: str, start: datetime, end: datetime, assets, planned) -> int:
     print(f"backfill plan: {interval} bars from {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC "
           f"({len(assets)} symbols)")
-    by_symbol = {t.symbol: t for t in tasks}
+    tasks = planned.tasks
     for asset in assets:
-        task = by_symbol.get(asset.symbol)
-        if task is None:
+        own = [t for t in tasks if t.symbol == asset.symbol]
+        beyond = [u for u in planned.unservable if u.symbol == asset.symbol]
+        if not own and not beyond:
             print(f"  {asset.symbol:10} complete: no call")
-        else:
+        elif len(own) == 1:
+            task = own[0]
             what = "the whole range" if task.start == start else "resumes at the last stored bar"
             print(f"  {asset.symbol:10} {task.start:%Y-%m-%d %H:%M} -> {task.end:%Y-%m-%d %H:%M}  1 call ({what})")
+        elif own:
+            print(f"  {asset.symbol:10} {own[0].start:%Y-%m-%d %H:%M} -> {own[-1].end:%Y-%m-%d %H:%M}  "
+                  f"{len(own)} calls (what is missing, within {own[0].provider}'s reach)")
+        for unservable in beyond:
+            print(f"  {asset.symbol:10} NOT SERVABLE: {unservable.line()}")
     calls = backfill.calls_by_provider(ctx, tasks)
     print(f"calls: {len(tasks)}" + (f" ({', '.join(f'{p} {n}' for p, n in calls.items())})" if calls else ""))
     verdicts = [backfill.budget_verdict(ctx.quotas, provider, n) for provider, n in calls.items()]
@@ -126,6 +133,8 @@ def _dry_run(ctx: Context, interval: str, start: datetime, end: datetime, assets
         print(f"  {line}")
     print("verdict: " + ("fits the history budget now" if all(fits for fits, _ in verdicts)
                          else "does NOT fit the history budget now: it will wait for the quota windows"))
+    if planned.unservable:
+        print(f"not servable: {len(planned.unservable)} ranges (see above); no provider of the chain reaches them")
     print("dry run: no provider was called")
     return 0
 
@@ -204,6 +213,8 @@ def _summary(ctx: Context, run_id: str, interval: str, start, end, elapsed: floa
           f"{progress.rows:,} rows stored in {elapsed:.1f} s")
     if not finished:
         print(f"timed out waiting: {progress.total - progress.done} symbols still queued on the workers")
+    for symbol, line in sorted(progress.unservable.items()):
+        print(f"not servable: {symbol}: {line}")
     if progress.failed:
         print(f"failed ({len(progress.failed)}): {', '.join(sorted(progress.failed))}")
         for symbol, reason in sorted(progress.failed.items()):

@@ -80,6 +80,19 @@ def _intervals(value: list) -> str | None:
     return None
 
 
+#: Days each intraday interval is kept by default; every other interval keeps ``retention_days``.
+DEFAULT_RETENTION = {"1m": 30, "2m": 60, "5m": 90, "15m": 180, "30m": 180, "90m": 365}
+
+
+def _retention(value: dict) -> str | None:
+    for interval, days in value.items():
+        if interval not in (*BAR_INTERVALS, "quote"):
+            return f"unknown interval {interval!r} (known: quote, {', '.join(BAR_INTERVALS)})"
+        if isinstance(days, bool) or not isinstance(days, int) or days <= 0:
+            return f"{interval}: days must be a positive whole number, got {days!r}"
+    return None
+
+
 def _timezone(value: str) -> str | None:
     try:
         ZoneInfo(value)
@@ -118,6 +131,8 @@ class ScheduleSettings:
     market_aggregation: int = _setting(1800, _positive, doc="seconds between daily-level/pivot updates")
     history: int = _setting(86400, _positive, doc="seconds between history bar refreshes")
     cleanup_at: str = _setting("00:00", _clock_time, doc="daily retention clean-up, HH:MM")
+    history_intraday: int = _setting(900, _positive, doc="seconds between refreshes of intraday history bars "
+                                                         "(stocks only while NYSE is open or just closed)")
 
 
 @dataclass(frozen=True)
@@ -196,6 +211,10 @@ class FallbackSettings:
 @dataclass(frozen=True)
 class HistorySettings:
     intervals: list[str] = _setting(["1d"], _intervals, doc="bar intervals the history job keeps fresh")
+    adjusted: bool = _setting(True, doc="bars adjusted for splits and dividends (Yahoo's adjusted close); "
+                                        "false: prices as traded")
+    prepost: bool = _setting(False, doc="stock intraday bars of the pre- and post-market hours too "
+                                        "(4:00-9:30 and the close to 20:00 New York)")
 
 
 @dataclass(frozen=True)
@@ -284,6 +303,12 @@ class Settings:
     breaker: BreakerSettings = field(default_factory=BreakerSettings)
     assets: AssetsSettings = field(default_factory=AssetsSettings)
     validation: ValidationSettings = field(default_factory=ValidationSettings)
+    retention: dict = _setting(DEFAULT_RETENTION, _retention,
+                               doc="days kept per interval, e.g. retention.1m = 30 (others: retention_days)")
+
+    def retention_for(self, interval: str) -> int:
+        """Days the history of ``interval`` is kept: ``retention.<interval>``, its default, else ``retention_days``."""
+        return self.retention.get(interval, DEFAULT_RETENTION.get(interval, self.retention_days))
 
     @property
     def database(self) -> str:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from finhub.jobs.aggregation import aggregate
-from finhub.jobs.history import Outcome, Task, chain_for, plan, run_tasks
+from finhub.jobs.history import Outcome, Task, chain_for, plan_calls, run_tasks
 from finhub.logs import get_logger
 from finhub.planner.quota import Purpose, Quotas
 from finhub.runtime.context import Context
@@ -37,6 +37,7 @@ class Progress:
     rows: int
     started: float
     failed: dict[str, str] = field(default_factory=dict)
+    unservable: dict[str, str] = field(default_factory=dict)    # symbol -> the range no provider reaches
 
     @property
     def finished(self) -> bool:
@@ -80,14 +81,20 @@ def read_progress(redis, run: str) -> Progress:
     return Progress(total=int(fields.get("total", 0)), done=redis.scard(f"{key}:done"),
                     rows=sum(int(v) for k, v in fields.items() if k.startswith("rows:")),
                     started=float(fields.get("started", time.time())),
-                    failed={k.removeprefix("failed:"): v for k, v in fields.items() if k.startswith("failed:")})
+                    failed={k.removeprefix("failed:"): v for k, v in fields.items() if k.startswith("failed:")},
+                    unservable={k.removeprefix("unservable:"): v for k, v in fields.items()
+                                if k.startswith("unservable:")})
 
 
 def history_run(ctx: Context, symbols: Sequence[str], interval: str, start: datetime | None,
                 end: datetime | None, force: bool = False, run: str | None = None) -> Outcome:
     """Plan, fetch and store ``symbols``' bars; every symbol not left pending is recorded in ``run``."""
-    tasks = plan(ctx, ctx.universe.select(list(symbols)), interval, start, end, force)
+    planned = plan_calls(ctx, ctx.universe.select(list(symbols)), interval, start, end, force)
+    tasks = planned.tasks
     outcome = run_tasks(ctx, tasks)
+    if run is not None and planned.unservable:
+        ctx.redis.hset(PROGRESS_KEY.format(run=run),
+                       mapping={f"unservable:{u.symbol}": u.line() for u in planned.unservable})
     for task in tasks:
         if outcome.rows.get(task.symbol) and interval != "1wk":  # new days: their levels and pivots
             aggregate(ctx.engine, [ctx.universe[task.symbol]], task.start)
@@ -101,12 +108,13 @@ def history_run(ctx: Context, symbols: Sequence[str], interval: str, start: date
 # --- the plan against the budget ------------------------------------------------------------------
 
 def calls_by_provider(ctx: Context, tasks: Sequence[Task]) -> dict[str, int]:
-    """History calls per provider if every task is served by the first provider of its chain."""
+    """History calls per provider if every task is served by the provider it was sized for (else the
+    first provider of its chain)."""
     calls: dict[str, int] = {}
     for task in tasks:
         asset = ctx.universe[task.symbol]
-        provider = next((name for name in chain_for(ctx, asset)
-                         if name in ctx.providers and ctx.providers[name].supports(asset)), None)
+        provider = task.provider or next((name for name in chain_for(ctx, asset)
+                                          if name in ctx.providers and ctx.providers[name].supports(asset)), None)
         if provider is not None:
             calls[provider] = calls.get(provider, 0) + 1
     return calls

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from finhub.config import QuotaSettings, Settings
+from finhub.model import INTRADAY
 from finhub.planner.quota import WINDOWS_MS, Purpose
 from finhub.universe import Universe
 from providers.registry import BY_NAME, PROVIDERS
@@ -176,11 +177,16 @@ def build_plan(settings: Settings, universe: Universe) -> Plan:
             quota = plans["alphavantage"].quota
             add("validation", "alphavantage", Purpose.SPOT_CHECK, int(quota.per_day * quota.spot_check), 86400)
 
+    intraday = [i for i in settings.history.intervals if i in INTRADAY]
     for kind, assets in (("stock_history", stocks), ("crypto_history", cryptos)):
         providers = chain(kind)
         if providers:
-            per_asset = _served(assets, providers[0]) * len(settings.history.intervals)
+            per_asset = _served(assets, providers[0]) * (len(settings.history.intervals) - len(intraday))
             add("history", providers[0], Purpose.HISTORY, per_asset, schedule.history)
+            # Intraday bars: a call per asset and interval each run (stocks while NYSE is open).
+            hours = MARKET_HOURS if kind == "stock_history" else {}
+            add("history_intraday", providers[0], Purpose.HISTORY, _served(assets, providers[0]) * len(intraday),
+                schedule.history_intraday, **hours)
 
     if "coingecko" in enabled:
         add("trending", "coingecko", Purpose.QUOTES, 1, schedule.trending)

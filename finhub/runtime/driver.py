@@ -19,11 +19,11 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from finhub.calendar import just_closed, just_opened
+from finhub.calendar import intraday_due, just_closed, just_opened
 from finhub.config import SettingsError, load_settings
 from finhub.jobs.quotes import batches
 from finhub.logs import configure_logging, get_logger
-from finhub.model import EXCHANGE_TZ
+from finhub.model import EXCHANGE_TZ, INTRADAY, AssetType
 from finhub.planner.capacity import batch_size, build_plan, render
 from finhub.runtime.banner import banner, render_banner
 from finhub.runtime.context import Context
@@ -106,7 +106,15 @@ def _market_jobs(ctx: Context, stock_quotes: Callable[[], list]) -> list[Job]:
 
     def history():
         return [actors.history_bars.send([a.symbol], interval) for interval in s.history.intervals
-                for a in ctx.universe if a.active]
+                if interval not in INTRADAY for a in ctx.universe if a.active]
+
+    def intraday_history():
+        # Stock bars only while a session is open or just closed; a run after downtime catches up
+        # within the interval's lookback (finhub.jobs.history.plan).
+        stocks = intraday_due(datetime.now(UTC), timedelta(seconds=s.schedule.history_intraday))
+        return [actors.history_bars.send([a.symbol], interval) for interval in s.history.intervals
+                if interval in INTRADAY for a in ctx.universe
+                if a.active and (stocks or a.asset_type == AssetType.CRYPTO)]
 
     def every(*then: Callable[[], list]) -> Callable[[], list]:
         return lambda: [m for send in then for m in send()]
@@ -118,6 +126,7 @@ def _market_jobs(ctx: Context, stock_quotes: Callable[[], list]) -> list[Job]:
     aggregate = lambda: [actors.market_aggregation.send()]  # noqa: E731
     return [
         Job("history", s.schedule.history, history, once=False),
+        Job("history_intraday", s.schedule.history_intraday, intraday_history, once=False),
         Job("market_aggregation", s.schedule.market_aggregation, aggregate),
         Job("market_open", None, at_bell(just_opened, stock_quotes), once=False, by_hand=stock_quotes,
             cron={"day_of_week": "mon-fri", "hour": 9, "minute": 31, "timezone": EXCHANGE_TZ.key}),

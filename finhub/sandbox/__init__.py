@@ -83,6 +83,11 @@ class Sandbox:
         with self.state._lock:
             return list(self.state.served)
 
+    def requests(self) -> list[tuple[str, str, dict]]:
+        """The answers of :meth:`served` by request path: provider, path, query parameters."""
+        with self.state._lock:
+            return list(self.state.paths)
+
     def stats(self) -> dict:
         return self.state.snapshot()
 

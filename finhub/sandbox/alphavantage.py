@@ -1,9 +1,10 @@
 """Alpha Vantage's /query as alpha_vantage meets it: GLOBAL_QUOTE, CURRENCY_EXCHANGE_RATE,
-TIME_SERIES_DAILY, DIGITAL_CURRENCY_DAILY. Throttling answers HTTP 200 with a JSON note."""
+TIME_SERIES_DAILY, TIME_SERIES_INTRADAY (by month), DIGITAL_CURRENCY_DAILY. Throttling answers
+HTTP 200 with a JSON note."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 from finhub.calendar import calendar, is_open, last_close
 from finhub.sandbox import assets, generator, samples
@@ -32,7 +33,8 @@ def handle(request: Request, state: State) -> Response | None:
                                                "should take less than 20 seconds."})
     function = q.get("function")
     handlers = {"GLOBAL_QUOTE": _global_quote, "CURRENCY_EXCHANGE_RATE": _exchange_rate,
-                "TIME_SERIES_DAILY": _daily, "DIGITAL_CURRENCY_DAILY": _digital_daily}
+                "TIME_SERIES_DAILY": _daily, "DIGITAL_CURRENCY_DAILY": _digital_daily,
+                "TIME_SERIES_INTRADAY": _intraday}
     if function not in handlers:
         return Response(200, samples.error_body("alphavantage_error"))
     symbol = q.get("symbol") or q.get("from_currency") or ""
@@ -111,6 +113,39 @@ def _daily(symbol: str, request: Request, controls) -> Response:
         "3. Last Refreshed": next(iter(series), now.date().isoformat()),
         "4. Output Size": "Full size" if full else "Compact", "5. Time Zone": "US/Eastern"},
         "Time Series (Daily)": series})
+
+
+def _intraday(symbol: str, request: Request, controls) -> Response:
+    """TIME_SERIES_INTRADAY with ``month=YYYY-MM``: that month's bars (regular hours unless
+    ``extended_hours``), keyed by New York wall-clock time, newest first."""
+    q, now = request.query, request.now
+    names = {"1min": 1, "5min": 5, "15min": 15, "30min": 30, "60min": 60}
+    minutes = names.get(q.get("interval", ""))
+    if minutes is None:
+        return Response(200, samples.error_body("alphavantage_error"))
+    cal, zone = calendar(), calendar().tz
+    year, month = (int(p) for p in (q.get("month") or now.astimezone(zone).strftime("%Y-%m")).split("-"))
+    first = date(year, month, 1)
+    last = date(year + month // 12, month % 12 + 1, 1) - timedelta(days=1)
+    canonical, skew = assets.from_alphavantage(symbol), _skew(symbol, controls)
+    length, series = timedelta(minutes=minutes), {}
+    for session in reversed(cal.sessions_in_range(first.isoformat(), min(last, now.date()).isoformat())):
+        opened, closed = cal.session_open(session).to_pydatetime(), cal.session_close(session).to_pydatetime()
+        starts = []
+        t = opened
+        while t < min(closed, now):
+            starts.append(t)
+            t += length
+        for t in reversed(starts):
+            o, h, low, c, v = generator.bar(canonical, t, length, "alphavantage", skew)
+            series[t.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")] = {
+                "1. open": _number(o), "2. high": _number(h), "3. low": _number(low), "4. close": _number(c),
+                "5. volume": str(int(v))}
+    return json_response({"Meta Data": {
+        "1. Information": f"Intraday ({q.get('interval')}) open, high, low, close prices and volume",
+        "2. Symbol": symbol, "3. Last Refreshed": next(iter(series), ""), "4. Interval": q.get("interval"),
+        "5. Output Size": "Full size", "6. Time Zone": "US/Eastern"},
+        f"Time Series ({q.get('interval')})": series})
 
 
 def _digital_daily(symbol: str, request: Request, controls) -> Response:

@@ -33,6 +33,7 @@ class Controls:
     unknown_symbols: tuple = ()
     gaps: dict = field(default_factory=dict)         # symbol -> [[first, last], ...] UTC days with no history bar
     replay: bool = True                              # serve recorded samples for recorded requests
+    splits: dict = field(default_factory=dict)       # symbol -> [[YYYY-MM-DD, ratio, announced], ...] (Yahoo chart)
 
     def skew_for(self, symbol: str) -> float:
         return float(self.skew.get(symbol, self.skew.get("*", 0.0)))
@@ -84,6 +85,8 @@ class State:
             self._served: dict[str, list[float]] = defaultdict(list)
             #: every well-formed answer: (provider, endpoint, query, the sandbox's "now"), newest last
             self.served: deque = deque(maxlen=SERVED_LOG)
+            #: the same answers by request path (which names the symbol of a chart): (provider, path, query)
+            self.paths: deque = deque(maxlen=SERVED_LOG)
 
     def configure(self, provider: str, **values) -> None:
         if provider not in PROVIDERS:
@@ -125,6 +128,7 @@ class State:
     def log_served(self, provider: str, endpoint: str, request) -> None:
         with self._lock:
             self.served.append((provider, endpoint, dict(request.query), request.now))
+            self.paths.append((provider, request.path, dict(request.query)))
 
     def served_at(self, provider: str) -> list[float]:
         """Monotonic arrival times of the provider's calls served under a quota, since the last reset."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import math
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 #: Each provider's fixed offset from the common price (fractions): well inside validation tolerance.
 PROVIDER_SPREAD = {"yahoo": 0.0, "coingecko": 0.0015, "alphavantage": -0.0015}
@@ -55,7 +56,12 @@ def _round(value: float) -> float:
 
 def price(symbol: str, moment: datetime, provider: str = "yahoo", skew_pct: float = 0.0) -> float:
     """The asset's price at ``moment`` (minute resolution) as ``provider`` reports it."""
-    t = moment.timestamp() // 60 * 60
+    return _price(symbol, moment.timestamp() // 60 * 60, provider, skew_pct)
+
+
+@lru_cache(maxsize=1 << 18)
+def _price(symbol: str, t: float, provider: str, skew_pct: float) -> float:
+    # Cached: a 1m bar asks for its one minute five times, and 7 days of them are 10,080 bars.
     wave = 1 + sum(amplitude * _noise(symbol, t, period) for period, amplitude in OCTAVES)
     value = base_price(symbol) * wave * (1 + PROVIDER_SPREAD.get(provider, 0.0)) * (1 + skew_pct / 100)
     return _round(value)

@@ -6,6 +6,7 @@ Public API::
     migrate(engine)                              # create/upgrade tables; safe from many processes
     is_outage(exc)                               # the database is unreachable now: retry later
     upsert_prices(engine, rows)                  # idempotent bulk upsert, one statement a batch
+    bulk_upsert_prices(engine, rows)             # the same for backfills: COPY into staging + one INSERT (PostgreSQL)
     latest_prices(engine, "quote")               # {symbol: row} newest row per symbol, from assets_latestprice
     refresh_latest(engine)                       # re-copy the newest rows after editing the history by hand
     delete_older_than(engine, cutoff)            # retention in bounded batches
@@ -17,8 +18,11 @@ Public API::
     bar_stats(engine, "AAPL", "1d", start, end)  # stored bars in a range: count, last, when written (history plans)
     bar_times(engine, "AAPL", "1d", start, end)  # their market times
     upsert_levels(engine, "AAPL", "stock", levels); stored_levels(engine, "AAPL")   # daily levels, pivots
+    store_actions(engine, actions); stored_actions(engine, "AAPL")   # splits and dividends (new ones returned)
+    bars_written_before(engine, "AAPL", ex_date, since)   # stored bars a new action made stale, per interval
 """
 
+from finhub.storage.actions import bars_written_before, ex_date_start, store_actions, stored_actions
 from finhub.storage.engine import is_outage, make_engine, migrate
 from finhub.storage.judged import store_judged
 from finhub.storage.levels import levels_stored, prices_since, stored_levels, upsert_levels
@@ -26,6 +30,7 @@ from finhub.storage.prices import (
                                    BarStats,
                                    bar_stats,
                                    bar_times,
+                                   bulk_upsert_prices,
                                    check_row,
                                    delete_older_than,
                                    latest_prices,
@@ -43,4 +48,5 @@ __all__ = [
     "delete_older_than", "summary", "quarantine_rows", "recent_quarantined", "prices", "quarantine",
     "latest_snapshot", "store_snapshot", "BarStats", "bar_stats", "bar_times", "prices_since", "upsert_levels",
     "stored_levels", "levels_stored", "store_judged", "single_source_rows", "latest", "refresh_latest",
+    "store_actions", "stored_actions", "bars_written_before", "ex_date_start", "bulk_upsert_prices",
 ]

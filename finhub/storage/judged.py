@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 
 from sqlalchemy import Engine, bindparam
 
+from finhub.storage.partitions import ensure_partitions
 from finhub.storage.prices import lock_latest_on, refresh_latest_on, upsert_prices_on
 from finhub.storage.quarantine import quarantine_rows_on
 from finhub.storage.schema import prices
@@ -26,6 +27,7 @@ def store_judged(engine: Engine, price_rows: Sequence[Mapping], quarantined: Seq
     """
     if not price_rows and not quarantined:
         return 0, 0
+    ensure_partitions(engine, price_rows)
     with engine.begin() as connection:
         if move and quarantined:  # two passes over the copies: the upsert's, then the move's
             lock_latest_on(connection, {(r["symbol"], r["interval"]) for r in (*price_rows, *quarantined)})

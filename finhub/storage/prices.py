@@ -13,6 +13,7 @@ from sqlalchemy import Connection, Engine, Table, bindparam, case, func, select,
 
 from finhub.model import INTERVALS
 from finhub.storage.engine import insert
+from finhub.storage.partitions import ensure_partitions
 from finhub.storage.schema import ASSET_TYPES, PRICE_FIELDS, UTC_TIME, VALIDATION_STATUSES, latest, prices
 
 #: Rows deleted per transaction by the retention clean-up, so no write lock is held for long.
@@ -89,6 +90,7 @@ def upsert_prices(engine: Engine, rows: Sequence[Mapping]) -> int:
     """
     if not rows:
         return 0
+    ensure_partitions(engine, rows)
     with engine.begin() as connection:
         return upsert_prices_on(connection, rows)
 
@@ -97,12 +99,19 @@ def upsert_prices_on(connection: Connection, rows: Sequence[Mapping]) -> int:
     """:func:`upsert_prices` inside the caller's transaction."""
     if not rows:
         return 0
+    values = _checked_values(connection, rows)
+    _upsert_copies(connection, values)
+    _execute_upsert(connection, prices, values)
+    return len(values)
+
+
+def _checked_values(connection: Connection, rows: Sequence[Mapping]) -> list[dict]:
+    """``rows`` checked, as the values of every column written, converted for the database."""
     for row in rows:
         check_row(row)
-    dialect = connection.dialect
-    to_db = partial(UTC_TIME.process_bind_param, dialect=dialect)
+    to_db = partial(UTC_TIME.process_bind_param, dialect=connection.dialect)
     stamp = to_db(datetime.now(UTC))
-    values = [
+    return [
         {**{c: row.get(c) for c in PRICE_FIELDS},
          "timestamp": to_db(row["timestamp"]),
          "validation_status": row.get("validation_status") or "single_source",
@@ -110,6 +119,10 @@ def upsert_prices_on(connection: Connection, rows: Sequence[Mapping]) -> int:
          "created_at": stamp, "updated_at": stamp}
         for row in rows
     ]
+
+
+def _upsert_copies(connection: Connection, values: Sequence[dict]) -> None:
+    """Keep the copies of the newest rows: the first write of a transaction that writes history."""
     newest: dict[tuple[str, str], dict] = {}
     for value in values:
         key = (value["symbol"], value["interval"])
@@ -118,8 +131,86 @@ def upsert_prices_on(connection: Connection, rows: Sequence[Mapping]) -> int:
     # The copies first and in key order: a writer holds its copies' row locks before it touches the
     # history, so two writers cannot deadlock (see lock_latest_on).
     _execute_upsert(connection, latest, [newest[key] for key in sorted(newest)])
-    _execute_upsert(connection, prices, values)
-    return len(values)
+
+
+#: A write of this many rows or more goes through COPY on PostgreSQL (backfills); live batches upsert.
+BULK_ROWS = 2000
+_QUOTED = {c: f'"{c}"' if c in ("interval", "timestamp") else c for c in _COLUMNS}
+_BULK_INSERT = (f"INSERT INTO assets_assetpriceshistoric ({', '.join(_QUOTED.values())}) "
+                f"SELECT {', '.join(_QUOTED.values())} FROM finhub_staging "
+                f'ON CONFLICT (symbol, "interval", "timestamp") DO UPDATE SET '
+                + ", ".join(f"{_QUOTED[c]} = EXCLUDED.{_QUOTED[c]}" for c in _UPDATED))
+
+
+_PLAIN_INSERT = (f"INSERT INTO assets_assetpriceshistoric ({', '.join(_QUOTED.values())}) "
+                 f"SELECT {', '.join(_QUOTED.values())} FROM finhub_staging")
+_STORED_IN_RANGE = ('SELECT EXISTS (SELECT 1 FROM (SELECT DISTINCT symbol, "interval" FROM finhub_staging) k '
+                    'JOIN assets_assetpriceshistoric h ON h.symbol = k.symbol AND h."interval" = k."interval" '
+                    'AND h."timestamp" BETWEEN %(first)s AND %(last)s)')
+
+
+def bulk_upsert_prices(engine: Engine, rows: Sequence[Mapping]) -> int:
+    """:func:`upsert_prices` for large writes: on PostgreSQL, from :data:`BULK_ROWS` rows on, the rows
+    go by COPY into a temporary staging table and from there into the history in one
+    ``INSERT … ON CONFLICT`` (psycopg's binary ``copy``); smaller writes and SQLite upsert as usual.
+    Same result: idempotent on (symbol, interval, market time), the copies of the newest rows kept,
+    a key given twice stored once (the last given)."""
+    if engine.dialect.name != "postgresql" or len(rows) < BULK_ROWS:
+        return upsert_prices(engine, rows)
+    for row in rows:
+        check_row(row)
+    ensure_partitions(engine, rows)
+    stamp = datetime.now(UTC)
+    unique = {(r["symbol"], r["interval"], r["timestamp"]): r for r in rows}
+    with engine.begin() as connection:
+        newest: dict[tuple[str, str], Mapping] = {}
+        for (symbol, interval, moment), row in unique.items():
+            if (symbol, interval) not in newest or moment >= newest[symbol, interval]["timestamp"]:
+                newest[symbol, interval] = row
+        _upsert_copies(connection, _checked_values(connection, list(newest.values())))
+        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        # A backfill's commit need not wait for the WAL flush: a crash loses at most its last
+        # moments, which the next plan finds missing and fetches again (every write is an upsert).
+        cursor.execute("SET LOCAL synchronous_commit = off")
+        columns = ", ".join(_QUOTED.values())
+        cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS finhub_staging ON COMMIT DELETE ROWS AS "
+                       f"SELECT {columns} FROM assets_assetpriceshistoric WITH NO DATA")
+        with cursor.copy(f"COPY finhub_staging ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(_COPY_TYPES)
+            write = copy.write_row
+            for r in unique.values():
+                write((r["symbol"], r["asset_type"], r["interval"], r["timestamp"], r["price"], r.get("open"),
+                       r.get("high"), r.get("low"), r.get("volume"), r.get("market_cap"), r["source"],
+                       r.get("validation_status") or "single_source", r.get("sources") or r["source"],
+                       r.get("max_deviation_pct"), stamp, stamp))
+        _insert_staged(cursor, min(r["timestamp"] for r in unique.values()),
+                       max(r["timestamp"] for r in unique.values()))
+    return len(rows)
+
+
+def _insert_staged(cursor, first: datetime, last: datetime) -> None:
+    """Move the staged rows into the history. A range with no stored row of its series (a first
+    backfill) is inserted plainly, about twice as fast as ``ON CONFLICT DO UPDATE``, which checks
+    and locks each row; when rows are stored there, or another writer stores some meanwhile (the
+    plain insert then fails on the unique key, back to the savepoint), the upsert does it."""
+    from psycopg.errors import UniqueViolation
+
+    cursor.execute(_STORED_IN_RANGE, {"first": first, "last": last})
+    if not cursor.fetchone()[0]:
+        cursor.execute("SAVEPOINT finhub_bulk")
+        try:
+            cursor.execute(_PLAIN_INSERT)
+        except UniqueViolation:
+            cursor.execute("ROLLBACK TO SAVEPOINT finhub_bulk")
+        else:
+            cursor.execute("RELEASE SAVEPOINT finhub_bulk")
+            return
+    cursor.execute(_BULK_INSERT)
+
+
+#: PostgreSQL types of :data:`_COLUMNS`, for the binary COPY.
+_COPY_TYPES = ["varchar", "varchar", "varchar", "timestamptz", *["float8"] * 6, "varchar", "varchar", "varchar",
+               "float8", "timestamptz", "timestamptz"]
 
 
 def lock_latest_on(connection: Connection, keys: Iterable[tuple[str, str]]) -> None:
@@ -203,9 +294,10 @@ def latest_prices(engine: Engine, interval: str = "quote", symbols: Iterable[str
         return {r[at]: dict(zip(keys, r)) for r in result}
 
 
-def delete_older_than(engine: Engine, cutoff: datetime, batch: int = DELETE_BATCH) -> int:
-    """Delete rows whose market time is before ``cutoff``, ``batch`` rows a transaction."""
-    doomed = select(prices.c.id).where(prices.c.timestamp < cutoff).limit(batch).scalar_subquery()
+def delete_older_than(engine: Engine, cutoff: datetime, batch: int = DELETE_BATCH, interval: str | None = None) -> int:
+    """Delete rows (of ``interval``, or all) whose market time is before ``cutoff``, ``batch`` rows a transaction."""
+    older = [prices.c.timestamp < cutoff] + ([prices.c.interval == interval] if interval else [])
+    doomed = select(prices.c.id).where(*older).limit(batch).scalar_subquery()
     deleted = 0
     while True:
         with engine.begin() as connection:
@@ -215,7 +307,8 @@ def delete_older_than(engine: Engine, cutoff: datetime, batch: int = DELETE_BATC
             break
     # A copy older than the cutoff: its rows are gone, unless a writer stored older ones meanwhile.
     with engine.begin() as connection:
-        stale = connection.execute(select(latest.c.symbol, latest.c.interval).where(latest.c.timestamp < cutoff))
+        stale = connection.execute(select(latest.c.symbol, latest.c.interval).where(
+            latest.c.timestamp < cutoff, *([latest.c.interval == interval] if interval else [])))
         refresh_latest_on(connection, [tuple(key) for key in stale])
     return deleted
 

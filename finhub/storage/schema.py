@@ -167,3 +167,19 @@ daily_levels = Table(
     Column("updated_at", UTCDateTime(), nullable=False),
     UniqueConstraint("symbol", "day", name="uq_dailylevels_symbol_day"),
 )
+
+#: Splits and dividends per stock and ex-date, as the provider's chart events carried them
+#: (finhub.jobs.history stores them when bars are fetched): ``ratio`` for a split (4.0 for 4:1),
+#: ``amount`` per share for a dividend.
+corporate_actions = Table(
+    "assets_corporateactions", metadata,
+    Column("id", _id, primary_key=True, autoincrement=True),
+    Column("symbol", String(20), nullable=False),
+    Column("date", Date, nullable=False),
+    Column("kind", String(10), nullable=False),
+    Column("ratio", Float),
+    Column("amount", Float),
+    Column("source", String(20), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("symbol", "date", "kind", name="uq_corporateactions_symbol_date_kind"),
+)

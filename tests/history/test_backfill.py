@@ -24,6 +24,8 @@ def test_a_year_interrupted_by_the_budget_resumes_with_only_the_missing_calls(en
     YEAR = ("--start", f"{year}-01-01", "--end", f"{year}-12-31")
     # Yahoo allows 2 calls an hour, so history may spend 1: MSFT is refused after AAPL.
     monkeypatch.setenv("FINHUB_YAHOO_QUOTA_PER_HOUR", "2")
+    # A paid CoinGecko plan: the keyless and demo ones reach back 365 days only.
+    monkeypatch.setenv("FINHUB_COINGECKO_PLAN", "pro")
     status, out, _ = backfill(capsys, *SYMBOLS, *YEAR, "--sync")
     assert status == 1
     assert "failed (1): MSFT" in out and "history budget spent" in out
@@ -105,7 +107,7 @@ def test_recorded_aapl_chart_backfills_to_its_bars_and_their_pivots(env, sandbox
     (["--period", "1x"], "--period must be a count and a unit"),
     (["--start", "2025-13-01"], "--start must be a date YYYY-MM-DD"),
     (["--start", "2025-01-01", "--period", "1y"], "give --start or --period, not both"),
-    (["--interval", "5m"], "--interval must be one of 1h, 1d, 1wk"),
+    (["--interval", "4h"], "--interval must be one of 1m, 2m, 5m, 15m, 30m, 1h, 90m, 1d, 1wk"),
     (["--symbols", "AAPL,NOPE"], "not in the universe: NOPE"),
     (["--symbols", "HES"], "not active"),
     (["--start", "2025-06-01", "--end", "2025-05-01"], "the range is empty"),

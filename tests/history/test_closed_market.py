@@ -51,3 +51,21 @@ def test_driver_schedules_market_jobs_in_new_york_time(env):
         assert jobs[name].cron["timezone"] == "America/New_York" and jobs[name].cron["day_of_week"] == "mon-fri"
         assert not jobs[name].once
     assert jobs["market_aggregation"].every == 1800 and not jobs["history"].once
+
+
+@pytest.mark.parametrize("due", [False, True], ids=["closed", "open"])
+def test_intraday_history_job_sends_stock_bars_only_while_a_session_is_open_or_just_closed(env, tmp_path,
+                                                                                          monkeypatch, due):
+    (tmp_path / "finhub.toml").write_text('[history]\nintervals = ["1d", "1m"]\n')
+    monkeypatch.setenv("FINHUB_CONFIG", str(tmp_path / "finhub.toml"))
+    monkeypatch.setattr("finhub.runtime.driver.intraday_due", lambda now, every: due)
+    ctx = Context(load_settings(), resolve_redis_url(load_settings()))
+    jobs = {j.name: j for j in _jobs(ctx)}
+    assert jobs["history_intraday"].every == 900 and not jobs["history_intraday"].once
+    intraday = [m.args for m in jobs["history_intraday"].enqueue()]
+    assert {interval for _, interval in intraday} == {"1m"}
+    sent = {symbols[0] for symbols, _ in intraday}
+    cryptos = {a.symbol for a in ctx.universe.cryptos if a.active}
+    stocks = {a.symbol for a in ctx.universe.stocks if a.active}
+    assert sent == (cryptos | stocks if due else cryptos)
+    assert {interval for _, interval in (m.args for m in jobs["history"].enqueue())} == {"1d"}

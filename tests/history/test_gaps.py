@@ -32,7 +32,8 @@ def no_call_lines(out: str) -> list[str]:
     return [line.split()[0] for line in out.splitlines() if "complete: no call" in line]
 
 
-def test_a_gap_in_the_middle_is_filled_with_one_call_a_symbol(env, database, sandbox, capsys):
+def test_a_gap_in_the_middle_is_filled_with_one_call_a_symbol(env, database, sandbox, capsys, monkeypatch):
+    monkeypatch.setenv("FINHUB_COINGECKO_PLAN", "pro")   # keyless and demo reach back 365 days only
     year, march_end = quarter(database, 2023)
     for start, end in ((f"{year}-01-01", f"{year}-01-31"), (f"{year}-03-01", march_end)):
         assert backfill(capsys, *SYMBOLS, "--start", start, "--end", end, "--sync")[0] == 0
@@ -56,7 +57,8 @@ def test_a_gap_in_the_middle_is_filled_with_one_call_a_symbol(env, database, san
     assert no_call_lines(out) == ["AAPL", "BTC"]
 
 
-def test_bars_a_provider_never_has_are_not_fetched_again(env, database, sandbox, capsys):
+def test_bars_a_provider_never_has_are_not_fetched_again(env, database, sandbox, capsys, monkeypatch):
+    monkeypatch.setenv("FINHUB_COINGECKO_PLAN", "pro")   # keyless and demo reach back 365 days only
     year, march_end = quarter(database, 2021)
     # AAPL without its first week's bars (as if listed later), CoinGecko without a point for BTC one day.
     sandbox.configure("yahoo", gaps={"AAPL": [[f"{year}-01-01", f"{year}-01-07"]]})
@@ -90,7 +92,8 @@ def test_the_daily_job_fills_gaps_of_its_year_once(env, database, sandbox):
     sandbox.configure("coingecko", gaps={"bitcoin": [gap]})
     ctx = Context(load_settings(), resolve_redis_url(load_settings()))
     outcome = history_jobs.history_run(ctx, ["BTC"], "1d", None, None)      # what the scheduled job runs
-    assert outcome.rows["BTC"] >= 364 and not outcome.failed and chart_calls(sandbox)["coingecko"] == 1
+    # The job's year is 364 days: CoinGecko's keyless and demo plans reach back 365; one day is the gap.
+    assert outcome.rows["BTC"] >= 363 and not outcome.failed and chart_calls(sandbox)["coingecko"] == 1
 
     # A month deleted by hand is fetched again: the whole year in one call. The day the provider
     # lacks is not: the next run resumes from the last stored bar only.
@@ -99,7 +102,7 @@ def test_the_daily_job_fills_gaps_of_its_year_once(env, database, sandbox):
         c.execute(prices.delete().where(prices.c.symbol == "BTC", prices.c.timestamp >= month[0],
                                         prices.c.timestamp < month[1]))
     (task,) = plan(ctx, ctx.universe.select(["BTC"]), "1d")
-    assert task.start <= now - timedelta(days=364)
+    assert task.start <= now - timedelta(days=363)
     history_jobs.history_run(ctx, ["BTC"], "1d", None, None)
     assert chart_calls(sandbox)["coingecko"] == 2
     with database.connect() as c:

@@ -14,7 +14,8 @@ from tests.history.helpers import backfill, chart_calls
 
 
 @pytest.mark.slow
-def test_backfill_through_workers_stores_every_bar_and_reports_progress(env, sandbox, capsys):
+def test_backfill_through_workers_stores_every_bar_and_reports_progress(env, sandbox, capsys, monkeypatch):
+    monkeypatch.setenv("FINHUB_COINGECKO_PLAN", "pro")   # keyless and demo reach back 365 days only
     workers = start_workers(1, {"PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"})
     try:
         args = ("--symbols", "AAPL,BTC,NOPE1", "--start", "2024-03-01", "--end", "2024-03-31", "--timeout", "90")

@@ -37,6 +37,7 @@ def test_five_symbols_four_timeframes_every_minute_against_800_a_day(tmp_path):
 [schedule]
 stock_quotes = 60
 history = 60
+history_intraday = 60
 [history]
 intervals = ["1h", "1d", "1wk"]
 [providers.yahoo]

@@ -60,7 +60,7 @@ def test_times_are_utc_in_and_out(engine):
     ({"price": -3.0}, "finite and positive"),
     ({"price": "12"}, "finite and positive"),
     ({"timestamp": datetime(2026, 11, 20, 21, 0)}, "timezone-aware"),
-    ({"interval": "5m"}, "interval"),
+    ({"interval": "4h"}, "interval"),
     ({"asset_type": "bond"}, "asset_type"),
     ({"validation_status": "maybe"}, "validation_status"),
     ({"source": None}, "lacks source"),
