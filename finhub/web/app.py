@@ -44,7 +44,7 @@ DURATION = re.compile(r"^(\d{1,6})([smhdw])$")
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 #: An interval finhub stores (finhub.model.INTERVALS; a test keeps the two equal).
-Interval = Literal["quote", "1h", "1d", "1wk"]
+Interval = Literal["quote", "1m", "2m", "5m", "15m", "30m", "1h", "90m", "1d", "1wk"]
 
 
 #: The endpoints that return one section of the status document: tag and description, by section.
