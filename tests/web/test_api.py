@@ -66,7 +66,7 @@ def test_api_status_is_the_document_status_json_prints(web_app, cli_database, ca
 @pytest.mark.parametrize("path, status, says", [
     ("/api/quarantine?since=yesterday", 400, "since"),
     ("/api/quarantine?limit=0", 422, "limit"),
-    ("/api/prices?interval=5m", 422, "interval"),
+    ("/api/prices?interval=4h", 422, "interval"),
     ("/api/prices?symbols=%3Cscript%3E", 400, "not a symbol"),
     ("/api/prices/AAPL/history?start=notatime", 422, "start"),
     ("/api/prices/AAPL/history?limit=100000", 422, "limit"),
