@@ -23,6 +23,7 @@ COMMANDS = (
     "finhub.commands.rankings",
     "finhub.commands.backfill",
     "finhub.commands.quarantine",
+    "finhub.commands.export",
 )
 
 
