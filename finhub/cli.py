@@ -24,6 +24,7 @@ COMMANDS = (
     "finhub.commands.backfill",
     "finhub.commands.quarantine",
     "finhub.commands.export",
+    "finhub.commands.discover",
 )
 
 

@@ -89,6 +89,7 @@ def _database_sections(ctx: Context, settings, redis_ok: bool) -> None:
     stale = stale_quotes(active, {s: r["timestamp"] for s, r in quotes.items()}, settings.schedule,
                          datetime.now(UTC))
     print(f"  quotes: {len(active) - len(stale)} of {len(active)} active assets fresh")
+    print(f"  universe: {len(ctx.universe.stocks)} stocks, {len(ctx.universe.cryptos)} cryptos collected")
     if redis_ok:
         r = ctx.redis
         print("\nproviders")
