@@ -35,7 +35,8 @@ stocks = [
 def finhub_env(env, tmp_path, monkeypatch):
     """The pipeline environment in this process too, with an Alpha Vantage key and a commented finhub.toml."""
     config = tmp_path / "finhub.toml"
-    config.write_text(TOML.format(data_dir=tmp_path / "var", remove=", ".join(f'"{a.symbol}"' for a in DEFAULT_CRYPTOS)))
+    defaults = ", ".join(f'"{a.symbol}"' for a in DEFAULT_CRYPTOS)
+    config.write_text(TOML.format(data_dir=tmp_path / "var", remove=defaults))
     env.update({"FINHUB_ALPHAVANTAGE_API_KEY": "test-key", "FINHUB_CONFIG": str(config)})
     for name in [n for n in os.environ if n.startswith("FINHUB_")]:
         monkeypatch.delenv(name)
