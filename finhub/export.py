@@ -13,11 +13,13 @@ always written beside its final name and then renamed over it: a failed export l
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import shutil
 import tempfile
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -30,7 +32,7 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 from sqlalchemy import Engine
 
-from finhub.storage.frames import SCHEMA, Extent, batches, extent_until, extents
+from finhub.storage.frames import SCHEMA, Extent, Reader, extent_until, extents
 
 if TYPE_CHECKING:
     import pandas
@@ -39,6 +41,8 @@ FORMATS = ("parquet", "csv")
 LAYOUTS = ("per-symbol", "single")
 ACTIONS = ("written", "appended", "replaced", "unchanged")
 _TICK = timedelta(microseconds=1)
+#: Parquet dictionary-encodes these (few distinct values); prices would only pay for trying.
+_STRINGS = [f.name for f in SCHEMA if pa.types.is_string(f.type)]
 
 
 class ExportError(Exception):
@@ -55,19 +59,37 @@ class Outcome:
     rows: int
 
 
+@dataclass(frozen=True)
+class _Job:
+    """What every file of one export shares."""
+
+    out: Path
+    fmt: str
+    interval: str
+    start: datetime | None
+    end: datetime | None
+
+    def path(self, symbol: str) -> Path:
+        return self.out / symbol / f"{symbol}.{self.interval}.{self.fmt}"
+
+
 def export(engine: Engine, out: Path, interval: str = "1d", symbols: Sequence[str] | None = None,
            start: datetime | None = None, end: datetime | None = None, fmt: str = "parquet",
-           layout: str = "per-symbol", progress: Callable[[int, int, int], None] | None = None) -> list[Outcome]:
+           layout: str = "per-symbol", progress: Callable[[int, int, int], None] | None = None,
+           jobs: int = 1) -> list[Outcome]:
     """Write (symbol, interval)'s rows in [start, end) under ``out``; one :class:`Outcome` per file.
 
     ``symbols`` defaults to every symbol with rows; a named symbol without any raises
     :class:`ExportError` before anything is written, as does a directory that cannot be written.
-    ``progress(symbols done, symbols in all, rows written)`` is called as the export goes.
+    ``progress(symbols done, symbols in all, rows written)`` is called as the export goes. With
+    ``jobs`` > 1, that many processes write the per-symbol files, each its own share of symbols.
     """
     if fmt not in FORMATS:
         raise ExportError(f"unknown format {fmt!r} (choose from {', '.join(FORMATS)})")
     if layout not in LAYOUTS:
         raise ExportError(f"unknown layout {layout!r} (choose from {', '.join(LAYOUTS)})")
+    if jobs < 1:
+        raise ExportError(f"--jobs must be at least 1, got {jobs}")
     stored = extents(engine, interval, symbols, start, end)
     missing = [s for s in symbols or () if s not in stored]
     if missing:
@@ -76,27 +98,64 @@ def export(engine: Engine, out: Path, interval: str = "1d", symbols: Sequence[st
         raise ExportError(f"no {interval} rows stored{_describe(start, end)}")
     _check_writable(out)
     names = list(symbols) if symbols else sorted(stored)
-    report = progress or (lambda done, total, rows: None)
-    if layout == "single":
-        whole = Extent(sum(e.rows for e in stored.values()), min(e.first for e in stored.values()),
-                       max(e.last for e in stored.values()), max(e.written for e in stored.values()))
-        path = out / f"prices.{interval}.{fmt}"
-        if _file_extent(path, fmt) == whole:
-            report(len(names), len(names), 0)
-            return [Outcome(path, "unchanged", 0)]
-        action = "replaced" if path.exists() else "written"
-        counter = _Counter(report, len(names))
-        rows = _write(path, fmt, counter.count(names, lambda s: batches(engine, s, interval, start, end)))
-        return [Outcome(path, action, rows)]
-    outcomes = []
-    counter = _Counter(report, len(names))
-    for symbol in names:
-        path = out / symbol / f"{symbol}.{interval}.{fmt}"
-        outcome = _export_symbol(engine, path, fmt, symbol, interval, start, end, stored[symbol], counter)
-        outcomes.append(outcome)
-        counter.done += 1
-        report(counter.done, len(names), counter.rows)
-    return outcomes
+    counter = _Counter(progress or (lambda done, total, rows: None), len(names))
+    job = _Job(out, fmt, interval, start, end)
+    if layout == "per-symbol" and jobs > 1 and len(names) > 1:
+        return _export_in_processes(engine, job, {s: stored[s] for s in names}, counter, jobs)
+    with Reader(engine) as reader:
+        if layout == "single":
+            return [_export_single(reader, job, names, stored, counter)]
+        outcomes = []
+        for symbol in names:
+            outcomes.append(_export_symbol(engine, reader, job, symbol, stored[symbol], counter))
+            counter.done += 1
+            counter.report(counter.done, counter.total, counter.rows)
+        return outcomes
+
+
+def _export_in_processes(engine: Engine, job: _Job, stored: dict[str, Extent], counter: _Counter,
+                         jobs: int) -> list[Outcome]:
+    """The per-symbol files written by ``jobs`` processes, a few symbols a task (in ``stored``'s order)."""
+    url = engine.url.render_as_string(hide_password=False)
+    names = list(stored)
+    size = max(1, len(names) // (jobs * 8))  # small tasks even out symbols of different lengths
+    done: dict[str, Outcome] = {}
+    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        tasks = [pool.submit(_export_group, url, job, {s: stored[s] for s in names[i:i + size]})
+                 for i in range(0, len(names), size)]
+        for task in as_completed(tasks):
+            for symbol, outcome in task.result():
+                done[symbol] = outcome
+                counter.rows += outcome.rows
+            counter.done = len(done)
+            counter.report(counter.done, counter.total, counter.rows)
+    return [done[s] for s in names]
+
+
+def _export_group(url: str, job: _Job, stored: dict[str, Extent]) -> list[tuple[str, Outcome]]:
+    """One task of :func:`_export_in_processes`, in a worker process with connections of its own."""
+    from finhub.storage import make_engine
+
+    engine = make_engine(url)
+    try:
+        with Reader(engine) as reader:
+            counter = _Counter(lambda done, total, rows: None, len(stored))
+            return [(s, _export_symbol(engine, reader, job, s, extent, counter)) for s, extent in stored.items()]
+    finally:
+        engine.dispose()
+
+
+def _export_single(reader: Reader, job: _Job, names: Sequence[str], stored: dict[str, Extent], counter: _Counter
+                   ) -> Outcome:
+    whole = Extent(sum(e.rows for e in stored.values()), min(e.first for e in stored.values()),
+                   max(e.last for e in stored.values()), max(e.written for e in stored.values()))
+    path = job.out / f"prices.{job.interval}.{job.fmt}"
+    if _file_extent(path, job.fmt) == whole:
+        counter.report(len(names), len(names), 0)
+        return Outcome(path, "unchanged", 0)
+    action = "replaced" if path.exists() else "written"
+    stream = counter.count(names, lambda s: reader.batches(s, job.interval, job.start, job.end))
+    return Outcome(path, action, _write(path, job.fmt, stream))
 
 
 def _describe(start: datetime | None, end: datetime | None) -> str:
@@ -124,18 +183,20 @@ class _Counter:
             self.done += 1
 
 
-def _export_symbol(engine: Engine, path: Path, fmt: str, symbol: str, interval: str, start: datetime | None,
-                   end: datetime | None, stored: Extent, counter: _Counter) -> Outcome:
-    previous = _file_extent(path, fmt)
+def _export_symbol(engine: Engine, reader: Reader, job: _Job, symbol: str, stored: Extent, counter: _Counter
+                   ) -> Outcome:
+    path = job.path(symbol)
+    previous = _file_extent(path, job.fmt)
     if previous == stored:
         return Outcome(path, "unchanged", 0)
     if previous is not None and previous.first == stored.first and stored.last > previous.last:
-        kept, written = extent_until(engine, symbol, interval, start, previous.last)
+        kept, written = extent_until(engine, symbol, job.interval, job.start, previous.last)
         if kept == previous.rows and written is not None and written <= previous.written:
-            newer = counter.rows_of(batches(engine, symbol, interval, previous.last + _TICK, end))
-            return Outcome(path, "appended", _write(path, fmt, newer, keep=True))
+            newer = counter.rows_of(reader.batches(symbol, job.interval, previous.last + _TICK, job.end))
+            return Outcome(path, "appended", _write(path, job.fmt, newer, keep=True))
     action = "written" if previous is None else "replaced"
-    return Outcome(path, action, _write(path, fmt, counter.rows_of(batches(engine, symbol, interval, start, end))))
+    stream = counter.rows_of(reader.batches(symbol, job.interval, job.start, job.end))
+    return Outcome(path, action, _write(path, job.fmt, stream))
 
 
 def _check_writable(out: Path) -> None:
@@ -190,7 +251,7 @@ def _write(path: Path, fmt: str, stream: Iterable[pa.RecordBatch], keep: bool = 
     written = 0
     with _replacing(path) as temporary:
         if fmt == "parquet":
-            with pq.ParquetWriter(temporary, SCHEMA) as writer:
+            with pq.ParquetWriter(temporary, SCHEMA, use_dictionary=_STRINGS) as writer:
                 if keep:
                     for batch in pq.ParquetFile(path).iter_batches():
                         writer.write_batch(batch)
@@ -259,8 +320,9 @@ def read_prices(symbols: str | Iterable[str] | None = None, interval: str = "1d"
         missing = [s for s in names or () if s not in stored]
         if missing:
             raise LookupError(f"no {interval} rows stored for {', '.join(missing)}{_describe(lower, upper)}")
-        parts = [batch for symbol in (names or sorted(stored))
-                 for batch in batches(engine, symbol, interval, lower, upper)]
+        with Reader(engine) as reader:
+            parts = [batch for symbol in (names or sorted(stored))
+                     for batch in reader.batches(symbol, interval, lower, upper)]
     finally:
         engine.dispose()
     return pa.Table.from_batches(parts, schema=SCHEMA).to_pandas()

@@ -25,6 +25,7 @@ def register(subparsers) -> None:
     parser.add_argument("--out", default="data", help="directory to write to (default: ./data)")
     parser.add_argument("--layout", default="per-symbol", choices=LAYOUTS,
                         help="DIR/AAPL/AAPL.1d.parquet per symbol (default) or DIR/prices.1d.parquet")
+    parser.add_argument("--jobs", type=int, default=1, help="processes writing per-symbol files at once (default 1)")
     parser.set_defaults(func=run)
 
 
@@ -72,10 +73,14 @@ def run(args, settings) -> int:
     try:
         start, end = _day(args.start, "--start"), _day(args.end, "--end")
         outcomes = export(_engine(settings), Path(args.out), args.interval, _symbols(args.symbols), start,
-                          end + timedelta(days=1) if end else None, args.fmt, args.layout, bar)
+                          end + timedelta(days=1) if end else None, args.fmt, args.layout, bar, args.jobs)
     except ExportError as exc:
         bar.close()
         print(f"finhub: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # the disk filled up, a directory went away mid-way
+        bar.close()
+        print(f"finhub: cannot write {exc.filename or args.out}: {exc.strerror or exc}", file=sys.stderr)
         return 1
     except SQLAlchemyError as exc:
         bar.close()

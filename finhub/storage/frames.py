@@ -4,9 +4,7 @@ What ``finhub export`` writes and ``finhub.read_prices`` returns. The columns ar
 with its Arrow type, rather than taken from the table, so columns other branches add to the table
 (``outlier_price``...) change nothing until they are listed here.
 
-Memory stays flat however long the history: SQLite rows are fetched ``chunk_rows`` at a time and
-PostgreSQL streams ``COPY ... TO STDOUT`` text that Arrow's CSV parser turns into columns in C, a
-few megabytes at a time.
+Memory stays flat however long the history: rows arrive a batch at a time (see :class:`Reader`).
 """
 
 from __future__ import annotations
@@ -17,7 +15,6 @@ from datetime import datetime
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.csv as pa_csv
 from sqlalchemy import Engine, func, select
 
 from finhub.storage.schema import UTC_TIME, prices
@@ -49,8 +46,6 @@ SCHEMA = pa.schema([pa.field(name, kind, nullable=name not in _REQUIRED) for nam
 _TIMES = tuple(name for name, kind in COLUMNS if kind == UTC_MICROS)
 #: Rows per batch: about 2 MB of Arrow columns.
 CHUNK_ROWS = 20_000
-#: PostgreSQL: bytes of COPY text parsed at once.
-COPY_CHUNK_BYTES = 4 << 20
 
 
 @dataclass(frozen=True)
@@ -100,77 +95,80 @@ def _aware(value: Any, engine: Engine) -> datetime:
     return UTC_TIME.process_result_value(value, engine.dialect)
 
 
-def batches(engine: Engine, symbol: str, interval: str, start: datetime | None = None, end: datetime | None = None,
-            chunk_rows: int = CHUNK_ROWS) -> Iterator[pa.RecordBatch]:
-    """(symbol, interval)'s rows in [start, end) by market time, as record batches of :data:`SCHEMA`."""
-    query = (select(*(prices.c[name] for name, _ in COLUMNS))
-             .where(*_range([symbol], interval, start, end)).order_by(prices.c.timestamp))
-    if engine.dialect.name == "postgresql":
-        yield from _copy_batches(engine, query)
-    else:
-        yield from _fetched_batches(engine, query, chunk_rows)
+class Reader:
+    """Arrow reads of the history over one connection, closed with the reader (or its ``with``).
+
+    PostgreSQL is read through ADBC (Arrow Database Connectivity), whose driver turns binary COPY
+    output into Arrow columns in C. SQLite is read through Python's own sqlite3, ``chunk_rows``
+    rows at a time: a second SQLite library in the process (ADBC's, DuckDB's) would share the
+    database file's POSIX locks with this one and corrupt it (sqlite.org/howtocorrupt.html, 2.2.1).
+    """
+
+    def __init__(self, engine: Engine, chunk_rows: int = CHUNK_ROWS) -> None:
+        self.dialect, self.chunk_rows = engine.dialect, chunk_rows
+        self.sqlite = engine.dialect.name == "sqlite"
+        if self.sqlite:
+            self.connection: Any = engine.raw_connection()
+        else:
+            import adbc_driver_postgresql.dbapi  # loaded by the processes that export only
+
+            uri = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+            self.connection = adbc_driver_postgresql.dbapi.connect(uri)
+
+    def __enter__(self) -> Reader:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.connection.close()
+
+    def batches(self, symbol: str, interval: str, start: datetime | None = None, end: datetime | None = None
+                ) -> Iterator[pa.RecordBatch]:
+        """(symbol, interval)'s rows in [start, end) by market time, as record batches of :data:`SCHEMA`."""
+        mark = (lambda n: "?") if self.sqlite else (lambda n: f"${n}")
+        where, params = [f"symbol = {mark(1)}", f"interval = {mark(2)}"], [symbol, interval]
+        for operator, bound in ((">=", start), ("<", end)):
+            if bound is not None:
+                params.append(UTC_TIME.process_bind_param(bound, self.dialect))
+                where.append(f"timestamp {operator} {mark(len(params))}")
+        # The constant columns are not read (_READ): every row of the query has the same.
+        sql = (f"SELECT {', '.join(name for name, _ in _READ)} FROM {prices.name} WHERE {' AND '.join(where)} "
+               "ORDER BY timestamp")
+        cursor = self.connection.cursor()
+        try:
+            cursor.execute(sql, params)
+            if self.sqlite:
+                while rows := cursor.fetchmany(self.chunk_rows):
+                    # The row tuples straight into Arrow, typed (SQLite's times are text).
+                    yield _batch(symbol, interval, pa.array(rows, type=_SQLITE_ROW).flatten())
+            else:
+                for batch in cursor.fetch_record_batch():
+                    if batch.num_rows:
+                        yield _batch(symbol, interval, batch.columns)
+        finally:
+            cursor.close()
 
 
-def _driver_sql(engine: Engine, query) -> tuple[str, Any]:
-    """``query`` as the driver takes it: SQL text and parameters (positional for sqlite3)."""
-    compiled = query.compile(dialect=engine.dialect, compile_kwargs={"render_postcompile": True})
-    params = {name: UTC_TIME.process_bind_param(value, engine.dialect) if isinstance(value, datetime) else value
-              for name, value in compiled.construct_params().items()}
-    if compiled.positional:
-        return str(compiled), [params[name] for name in compiled.positiontup or ()]
-    return str(compiled), params
+#: The columns a query reads (all but the constant ones), as SQLite's rows hold them.
+_READ = [(name, pa.string() if kind == UTC_MICROS else kind) for name, kind in COLUMNS
+         if name not in ("symbol", "interval")]
+_SQLITE_ROW = pa.struct(_READ)
 
 
-def _fetched_batches(engine: Engine, query, chunk_rows: int) -> Iterator[pa.RecordBatch]:
-    sql, params = _driver_sql(engine, query)
-    connection = engine.raw_connection()
-    try:
-        cursor = connection.cursor()
-        cursor.execute(sql, params)
-        while rows := cursor.fetchmany(chunk_rows):
-            yield _batch([pa.array(column) for column in zip(*rows)])
-    finally:
-        connection.close()
-
-
-def _batch(arrays: list[pa.Array]) -> pa.RecordBatch:
-    """The arrays read (SQLite's times as text, naive UTC) cast to :data:`SCHEMA`."""
+def _batch(symbol: str, interval: str, arrays: list[pa.Array]) -> pa.RecordBatch:
+    """A batch of :data:`SCHEMA` from the columns read (SQLite's times are text in UTC) and the
+    query's symbol and interval."""
+    rows = len(arrays[0])
+    given = iter(arrays)
     typed = []
-    for (name, kind), array in zip(COLUMNS, arrays):
-        if name in _TIMES and not pa.types.is_timestamp(array.type):
+    for name, kind in COLUMNS:
+        if name in ("symbol", "interval"):
+            typed.append(pa.array([symbol if name == "symbol" else interval] * rows, kind))
+            continue
+        array = next(given)
+        if name in _TIMES and pa.types.is_string(array.type):
             array = array.cast(pa.timestamp("us"))
         typed.append(array.cast(kind))
     return pa.RecordBatch.from_arrays(typed, schema=SCHEMA)
-
-
-def _copy_batches(engine: Engine, query) -> Iterator[pa.RecordBatch]:
-    """PostgreSQL: ``COPY (query) TO STDOUT`` in CSV, times as microseconds since the epoch."""
-    selected = ", ".join(
-        f"(EXTRACT(EPOCH FROM {name}) * 1000000)::bigint" if name in _TIMES else name for name, _ in COLUMNS)
-    inner, params = _driver_sql(engine, query)
-    sql = f"COPY (SELECT {selected} FROM ({inner}) AS q) TO STDOUT (FORMAT csv)"
-    read = pa_csv.ReadOptions(column_names=[name for name, _ in COLUMNS])
-    convert = pa_csv.ConvertOptions(
-        column_types={name: pa.int64() if name in _TIMES else kind for name, kind in COLUMNS},
-        strings_can_be_null=False, quoted_strings_can_be_null=False)
-    connection = engine.raw_connection()
-    try:
-        cursor = connection.cursor()
-        pending = bytearray()
-        with cursor.copy(sql, params) as copy:  # psycopg's cursor
-            for data in copy:
-                pending += data
-                if len(pending) >= COPY_CHUNK_BYTES:
-                    cut = pending.rindex(b"\n") + 1
-                    yield from _parsed(bytes(pending[:cut]), read, convert)
-                    del pending[:cut]
-        if pending:
-            yield from _parsed(bytes(pending), read, convert)
-    finally:
-        connection.close()
-
-
-def _parsed(text: bytes, read: pa_csv.ReadOptions, convert: pa_csv.ConvertOptions) -> Iterator[pa.RecordBatch]:
-    table = pa_csv.read_csv(pa.py_buffer(text), read_options=read, convert_options=convert)
-    for batch in table.to_batches():
-        yield _batch(batch.columns)

@@ -144,3 +144,16 @@ def test_read_prices_names_a_symbol_without_rows(stored):
     assert len(finhub.read_prices("AAPL")) == 3
     with pytest.raises(LookupError, match="no 1d rows stored for NOPE"):
         finhub.read_prices(["AAPL", "NOPE"])
+
+
+@pytest.mark.slow  # starts worker processes
+def test_parallel_jobs_write_the_same_files_and_a_rerun_leaves_them(stored, tmp_path, capsys):
+    symbols = [f"S{i:02d}" for i in range(12)]
+    upsert_prices(stored, [bar(s, d, 50 + d + i) for i, s in enumerate(symbols) for d in range(40)])
+    status, said, err = export(capsys, "--out", str(tmp_path / "two"), "--jobs", "2")
+    assert status == 0, err
+    assert "12 file(s), 480 rows written (12 written" in said
+    for symbol in symbols:
+        assert_same(pd.read_parquet(tmp_path / "two" / symbol / f"{symbol}.1d.parquet"), table(stored, [symbol]))
+    status, said, _ = export(capsys, "--out", str(tmp_path / "two"), "--jobs", "2")
+    assert status == 0 and "0 rows written" in said and "12 unchanged" in said
