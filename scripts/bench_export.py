@@ -69,10 +69,13 @@ from finhub.storage import make_engine
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 engine = make_engine(sys.argv[1])
 started, cpu = time.perf_counter(), time.process_time()
-outcomes = export(engine, Path(sys.argv[2]), "1d")
-elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+outcomes = export(engine, Path(sys.argv[2]), "1d", jobs=int(sys.argv[3]))
+children = resource.getrusage(resource.RUSAGE_CHILDREN)   # the --jobs workers, joined by now
+elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu + children.ru_utime + children.ru_stime
 print(json.dumps({"rows": sum(o.rows for o in outcomes), "files": len(outcomes), "seconds": elapsed, "cpu": cpu,
-                  "peak_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, "imports_kb": before}))
+                  "peak_kb": max(resource.getrusage(who).ru_maxrss
+                                 for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)),
+                  "imports_kb": before}))
 """
 
 
@@ -112,10 +115,10 @@ class Database:
                 c.execute(text(f"DROP SCHEMA IF EXISTS {self.schema} CASCADE"))
 
 
-def export_once(url: str, out: Path) -> dict:
+def export_once(url: str, out: Path, jobs: int) -> dict:
     shutil.rmtree(out, ignore_errors=True)
-    done = subprocess.run([sys.executable, "-c", CHILD, url, str(out)], cwd=ROOT, capture_output=True, text=True,
-                          check=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    done = subprocess.run([sys.executable, "-c", CHILD, url, str(out), str(jobs)], cwd=ROOT, capture_output=True,
+                          text=True, check=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -126,32 +129,40 @@ def main() -> None:
     parser.add_argument("--symbols", type=int, default=500, help="symbols the rows are spread over (default 500)")
     parser.add_argument("--runs", type=int, default=3, help="exports per size; the median is shown (default 3)")
     parser.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--jobs", type=int, nargs="+", default=[1, 2],
+                        help="export processes (finhub export --jobs) to measure (default 1 and 2)")
     args = parser.parse_args()
     kinds = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
-    print(f"{'database':10} {'rows':>10} {'files':>6} {'rows/s':>10} {'rows/cpu-s':>10} {'peak RSS':>9} "
+    print(f"{'database':10} {'rows':>10} {'jobs':>4} {'files':>6} {'rows/s':>10} {'rows/cpu-s':>10} {'peak RSS':>9} "
           f"{'imports':>8}  rows/s of each run")
     with tempfile.TemporaryDirectory(prefix="finhub-export-bench-") as scratch:
         for kind in kinds:
             database = Database(kind, Path(scratch))
-            peaks = []
+            peaks: dict[int, list[float]] = {}
             try:
                 for rows in args.rows:
                     database.fill(rows, args.symbols)
-                    runs = [export_once(database.url, Path(scratch) / "out") for _ in range(args.runs)]
-                    assert all(r["rows"] == rows for r in runs), runs
-                    rate = statistics.median(r["rows"] / r["seconds"] for r in runs)
-                    peak = statistics.median(r["peak_kb"] for r in runs) / 1024
-                    peaks.append(peak)
-                    per_cpu = statistics.median(r["rows"] / r["cpu"] for r in runs)
-                    print(f"{kind:10} {rows:>10,} {runs[0]['files']:>6} {rate:>10,.0f} {per_cpu:>10,.0f} "
-                          f"{peak:>7.0f}MB "
-                          f"{statistics.median(r['imports_kb'] for r in runs) / 1024:>6.0f}MB  "
-                          + " ".join(f"{r['rows'] / r['seconds']:,.0f}" for r in runs), flush=True)
+                    for jobs in args.jobs:
+                        runs = [export_once(database.url, Path(scratch) / "out", jobs) for _ in range(args.runs)]
+                        assert all(r["rows"] == rows for r in runs), runs
+                        peaks.setdefault(jobs, []).append(report(kind, rows, jobs, runs))
             finally:
                 database.drop()
-            if len(peaks) > 1:
-                print(f"{kind:10} peak RSS at {args.rows[-1]:,} rows is {peaks[-1] / peaks[0] - 1:+.1%} of that at "
-                      f"{args.rows[0]:,} (target within 20 %)", flush=True)
+            for jobs, peak in peaks.items():
+                if len(peak) > 1:
+                    print(f"{kind:10} jobs {jobs}: peak RSS at {args.rows[-1]:,} rows is {peak[-1] / peak[0] - 1:+.1%} "
+                          f"of that at {args.rows[0]:,} (target within 20 %)", flush=True)
+
+
+def report(kind: str, rows: int, jobs: int, runs: list[dict]) -> float:
+    """Print one line of medians; returns the median peak RSS in MB."""
+    rate = statistics.median(r["rows"] / r["seconds"] for r in runs)
+    per_cpu = statistics.median(r["rows"] / r["cpu"] for r in runs)
+    peak = statistics.median(r["peak_kb"] for r in runs) / 1024
+    print(f"{kind:10} {rows:>10,} {jobs:>4} {runs[0]['files']:>6} {rate:>10,.0f} {per_cpu:>10,.0f} {peak:>7.0f}MB "
+          f"{statistics.median(r['imports_kb'] for r in runs) / 1024:>6.0f}MB  "
+          + " ".join(f"{r['rows'] / r['seconds']:,.0f}" for r in runs), flush=True)
+    return peak
 
 
 if __name__ == "__main__":
