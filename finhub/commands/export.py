@@ -9,9 +9,10 @@ from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from finhub.export import FORMATS, LAYOUTS, ExportError, export
+from finhub.export import ACTIONS, FORMATS, LAYOUTS, ExportError, export
 from finhub.model import INTERVALS
 from finhub.storage import make_engine, migrate
+from finhub.storage.frames import ReadError
 from finhub.universe import SYMBOL_PATTERN
 
 
@@ -74,23 +75,22 @@ def run(args, settings) -> int:
         start, end = _day(args.start, "--start"), _day(args.end, "--end")
         outcomes = export(_engine(settings), Path(args.out), args.interval, _symbols(args.symbols), start,
                           end + timedelta(days=1) if end else None, args.fmt, args.layout, bar, args.jobs)
+        problem = None
     except ExportError as exc:
-        bar.close()
-        print(f"finhub: {exc}", file=sys.stderr)
-        return 1
+        problem = str(exc)
     except OSError as exc:  # the disk filled up, a directory went away mid-way
+        problem = f"cannot write {exc.filename or args.out}: {exc.strerror or exc}"
+    except (SQLAlchemyError, ReadError) as exc:
+        problem = f"database error ({str(exc).splitlines()[0]})"
+    finally:
         bar.close()
-        print(f"finhub: cannot write {exc.filename or args.out}: {exc.strerror or exc}", file=sys.stderr)
+    if problem is not None:
+        print(f"finhub: {problem}", file=sys.stderr)
         return 1
-    except SQLAlchemyError as exc:
-        bar.close()
-        print(f"finhub: database unreachable ({str(exc).splitlines()[0]})", file=sys.stderr)
-        return 1
-    bar.close()
     by_action = Counter(o.action for o in outcomes)
     rows = sum(o.rows for o in outcomes)
     print(f"exported to {args.out}: {len(outcomes)} file(s), {rows:,} rows written "
-          f"({', '.join(f'{by_action[a]} {a}' for a in ('written', 'appended', 'replaced', 'unchanged'))})")
+          f"({', '.join(f'{by_action[a]} {a}' for a in ACTIONS)})")
     for outcome in outcomes:
         if outcome.action != "unchanged":
             print(f"  {outcome.action:9} {outcome.path} (+{outcome.rows:,} rows)")

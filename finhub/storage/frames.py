@@ -9,6 +9,7 @@ Memory stays flat however long the history: rows arrive a batch at a time (see :
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,6 +18,7 @@ from typing import Any
 import pyarrow as pa
 from sqlalchemy import Engine, func, select
 
+from finhub.config import strip_secrets
 from finhub.storage.schema import UTC_TIME, prices
 
 UTC_MICROS = pa.timestamp("us", tz="UTC")
@@ -95,6 +97,10 @@ def _aware(value: Any, engine: Engine) -> datetime:
     return UTC_TIME.process_result_value(value, engine.dialect)
 
 
+class ReadError(Exception):
+    """The database failed while the history streamed (unreachable, locked, gone); one line."""
+
+
 class Reader:
     """Arrow reads of the history over one connection, closed with the reader (or its ``with``).
 
@@ -108,12 +114,18 @@ class Reader:
         self.dialect, self.chunk_rows = engine.dialect, chunk_rows
         self.sqlite = engine.dialect.name == "sqlite"
         if self.sqlite:
+            self.errors: tuple[type[Exception], ...] = (sqlite3.Error,)
             self.connection: Any = engine.raw_connection()
-        else:
-            import adbc_driver_postgresql.dbapi  # loaded by the processes that export only
+            return
+        import adbc_driver_manager
+        import adbc_driver_postgresql.dbapi  # loaded by the processes that export only
 
-            uri = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        self.errors = (adbc_driver_manager.Error,)
+        uri = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        try:
             self.connection = adbc_driver_postgresql.dbapi.connect(uri)
+        except self.errors as exc:
+            raise _read_error(exc) from None
 
     def __enter__(self) -> Reader:
         return self
@@ -147,8 +159,16 @@ class Reader:
                 for batch in cursor.fetch_record_batch():
                     if batch.num_rows:
                         yield _batch(symbol, interval, batch.columns)
+        except self.errors as exc:
+            raise _read_error(exc) from None
         finally:
             cursor.close()
+
+
+def _read_error(exc: Exception) -> ReadError:
+    """``exc`` as one line, with no password of the URL in it."""
+    first = (str(exc).strip().splitlines() or [""])[0]
+    return ReadError(strip_secrets(f"{type(exc).__name__}: {first}"))
 
 
 #: The columns a query reads (all but the constant ones), as SQLite's rows hold them.

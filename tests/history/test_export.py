@@ -11,7 +11,7 @@ from sqlalchemy import select
 import finhub
 from finhub import cli
 from finhub.storage import migrate, prices, upsert_prices
-from finhub.storage.frames import COLUMNS
+from finhub.storage.frames import COLUMNS, Reader, ReadError
 from tests.history.helpers import backfill
 
 NAMES = [name for name, _ in COLUMNS]
@@ -157,3 +157,12 @@ def test_parallel_jobs_write_the_same_files_and_a_rerun_leaves_them(stored, tmp_
         assert_same(pd.read_parquet(tmp_path / "two" / symbol / f"{symbol}.1d.parquet"), table(stored, [symbol]))
     status, said, _ = export(capsys, "--out", str(tmp_path / "two"), "--jobs", "2")
     assert status == 0 and "0 rows written" in said and "12 unchanged" in said
+
+
+def test_a_database_failing_mid_read_is_a_read_error_and_one_line(database, tmp_path, capsys, monkeypatch):
+    with Reader(database) as reader, pytest.raises(ReadError, match="assets_assetpriceshistoric"):
+        list(reader.batches("AAPL", "1d"))                          # not migrated: no table to read
+    monkeypatch.setenv("FINHUB_DATABASE_URL", "postgresql://finhub:s3cret@127.0.0.1:1/none")
+    status, out, err = export(capsys, "--out", str(tmp_path / "data"))
+    assert status == 1 and out == "" and len(err.splitlines()) == 1
+    assert err.startswith("finhub: database error (") and "s3cret" not in err
