@@ -134,6 +134,10 @@ def test_add_refused_by_the_plan_or_failing_half_way_leaves_finhub_toml_untouche
     assert err.splitlines() == ["finhub: not added: that universe does not fit the quotas (see the plan above); "
                                 "list fewer (--limit) or pass --force"]
     assert config.read_bytes() == before
+    status, out, err = discover(capsys, "us_equities", "--limit", "500", "--add", "--force")
+    assert status == 0 and "DOES NOT FIT" in out and "stocks, 0 cryptos; marked delisted: ZZZQ" in out
+    assert len(tomllib.loads(config.read_text())["assets"]["stocks"]) > 400
+    config.write_bytes(before)
 
     def disk_full(*args):
         raise OSError(28, "No space left on device")
