@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from finhub.model import AssetType, Listing, RankedCoin
+from finhub.model import Asset, AssetType, Listing, RankedCoin
 from finhub.universe import SYMBOL_PATTERN, Universe
 
 CATEGORIES = ("crypto", "us_equities", "etf")
@@ -118,14 +118,20 @@ def from_coins(coins: Iterable[RankedCoin], universe: Universe, limit: int, min_
         if not SYMBOL_PATTERN.fullmatch(symbol):
             found.skipped.append((f"{symbol} ({coin_id})", "not a valid finhub symbol"))
             continue
-        holder = taken.get(symbol)
-        if holder is not None or symbol in chosen:
-            other = chosen.get(symbol) or holder and (holder.coingecko_id or f"the {holder.asset_type} {symbol}")
-            found.skipped.append((f"{symbol} ({coin_id})", f"ticker {symbol} is already {other}"))
+        holder = chosen.get(symbol) or _holder(taken.get(symbol))
+        if holder:
+            found.skipped.append((f"{symbol} ({coin_id})", f"ticker {symbol} is already {holder}"))
             continue
         chosen[symbol] = coin_id
         found.candidates.append(_coin(coin, symbol))
     return found
+
+
+def _holder(asset: Asset | None) -> str | None:
+    """Who holds a ticker in the universe: its coin's id, or the stock."""
+    if asset is None:
+        return None
+    return asset.coingecko_id or f"the stock {asset.symbol}"
 
 
 def _coin(coin: RankedCoin, symbol: str, collected: bool = False) -> Candidate:
