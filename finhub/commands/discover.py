@@ -79,9 +79,12 @@ def run(args, settings) -> int:
     else:
         _print_table(found)
     notes = sys.stderr if args.json else sys.stdout
+    configured = _configured_stocks(settings)
     for symbol in found.vanished:
-        print(f"warning: {symbol} is collected but no longer among the active US listings (delisted?)"
-              + (": marked delisted" if args.add else "; --add marks it delisted"), file=notes)
+        remedy = (("marked delisted" if args.add else "--add marks it delisted") if symbol in configured
+                  else f'a default: remove it with assets.remove = ["{symbol}"]')
+        print(f"warning: {symbol} is collected but no longer among the active US listings (delisted?): {remedy}",
+              file=notes)
     if not args.add:
         return 0
     return _add(found, args, settings, notes)
@@ -90,9 +93,8 @@ def run(args, settings) -> int:
 def _add(found: Discovery, args, settings, out) -> int:
     stocks = [c.entry() for c in found.new if c.kind != "crypto"]
     cryptos = [c.entry() for c in found.new if c.kind == "crypto"]
-    configured = {e.get("symbol") for e in settings.assets.stocks if isinstance(e, dict)}
     today = datetime.now(UTC).date()
-    delisted = {s: today for s in found.vanished if s in configured}
+    delisted = {s: today for s in found.vanished if s in _configured_stocks(settings)}
     if not stocks and not cryptos and not delisted:
         print("nothing to add: every candidate is collected already", file=out)
         return 0
@@ -115,6 +117,11 @@ def _add(found: Discovery, args, settings, out) -> int:
     print(f"added to {path}: {len(stocks)} stocks, {len(cryptos)} cryptos"
           + (f"; marked delisted: {', '.join(sorted(delisted))}" if delisted else ""), file=out)
     return 0
+
+
+def _configured_stocks(settings) -> set[str]:
+    """The stocks finhub.toml adds (the ones ``--add`` can mark delisted)."""
+    return {str(e.get("symbol")) for e in settings.assets.stocks if isinstance(e, dict)}
 
 
 def _valid(parsed: dict, settings) -> None:
