@@ -104,7 +104,7 @@ def export(engine: Engine, out: Path, interval: str = "1d", symbols: Sequence[st
         return _export_in_processes(engine, job, {s: stored[s] for s in names}, counter, jobs)
     with Reader(engine) as reader:
         if layout == "single":
-            return [_export_single(reader, job, names, stored, counter)]
+            return [_export_single(engine, reader, job, names, stored, counter)]
         outcomes = []
         for symbol in names:
             outcomes.append(_export_symbol(engine, reader, job, symbol, stored[symbol], counter))
@@ -145,17 +145,32 @@ def _export_group(url: str, job: _Job, stored: dict[str, Extent]) -> list[tuple[
         engine.dispose()
 
 
-def _export_single(reader: Reader, job: _Job, names: Sequence[str], stored: dict[str, Extent], counter: _Counter
-                   ) -> Outcome:
+def _export_single(engine: Engine, reader: Reader, job: _Job, names: Sequence[str], stored: dict[str, Extent],
+                   counter: _Counter) -> Outcome:
     whole = Extent(sum(e.rows for e in stored.values()), min(e.first for e in stored.values()),
-                   max(e.last for e in stored.values()), max(e.written for e in stored.values()))
+                   max(e.last for e in stored.values()))
     path = job.out / f"prices.{job.interval}.{job.fmt}"
-    if _file_extent(path, job.fmt) == whole:
+    if _unchanged(engine, _file_extent(path, job.fmt), whole, names, job):
         counter.report(len(names), len(names), 0)
         return Outcome(path, "unchanged", 0)
     action = "replaced" if path.exists() else "written"
     stream = counter.count(names, lambda s: reader.batches(s, job.interval, job.start, job.end))
     return Outcome(path, action, _write(path, job.fmt, stream))
+
+
+def _kept(engine: Engine, previous: Extent | None, stored: Extent, symbols: Sequence[str], job: _Job) -> bool:
+    """Whether every row in the file ``previous`` describes is still stored, unchanged: the same
+    first one, as many up to its last one, none written since."""
+    if previous is None or previous.first != stored.first or previous.last > stored.last:
+        return False
+    rows, written = extent_until(engine, symbols, job.interval, job.start, previous.last)
+    return rows == previous.rows and written is not None and previous.written is not None \
+        and written <= previous.written
+
+
+def _unchanged(engine: Engine, previous: Extent | None, stored: Extent, symbols: Sequence[str], job: _Job) -> bool:
+    return previous is not None and (previous.rows, previous.last) == (stored.rows, stored.last) \
+        and _kept(engine, previous, stored, symbols, job)
 
 
 def _describe(start: datetime | None, end: datetime | None) -> str:
@@ -187,13 +202,11 @@ def _export_symbol(engine: Engine, reader: Reader, job: _Job, symbol: str, store
                    ) -> Outcome:
     path = job.path(symbol)
     previous = _file_extent(path, job.fmt)
-    if previous == stored:
-        return Outcome(path, "unchanged", 0)
-    if previous is not None and previous.first == stored.first and stored.last > previous.last:
-        kept, written = extent_until(engine, symbol, job.interval, job.start, previous.last)
-        if kept == previous.rows and written is not None and written <= previous.written:
-            newer = counter.rows_of(reader.batches(symbol, job.interval, previous.last + _TICK, job.end))
-            return Outcome(path, "appended", _write(path, job.fmt, newer, keep=True))
+    if previous is not None and _kept(engine, previous, stored, [symbol], job):
+        if previous.last == stored.last:
+            return Outcome(path, "unchanged", 0)
+        newer = counter.rows_of(reader.batches(symbol, job.interval, previous.last + _TICK, job.end))
+        return Outcome(path, "appended", _write(path, job.fmt, newer, keep=True))
     action = "written" if previous is None else "replaced"
     stream = counter.rows_of(reader.batches(symbol, job.interval, job.start, job.end))
     return Outcome(path, action, _write(path, job.fmt, stream))

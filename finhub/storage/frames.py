@@ -52,12 +52,13 @@ CHUNK_ROWS = 20_000
 
 @dataclass(frozen=True)
 class Extent:
-    """What is stored of one symbol in a range: rows, first and last market time, newest write."""
+    """What is stored of one symbol in a range: rows, first and last market time, and the newest
+    write (``updated_at``) when it was asked for (it costs a read of the rows themselves)."""
 
     rows: int
     first: datetime
     last: datetime
-    written: datetime
+    written: datetime | None = None
 
 
 def _range(symbols: Sequence[str] | None, interval: str, start: datetime | None, end: datetime | None) -> list:
@@ -73,20 +74,21 @@ def _range(symbols: Sequence[str] | None, interval: str, start: datetime | None,
 
 def extents(engine: Engine, interval: str, symbols: Sequence[str] | None = None, start: datetime | None = None,
             end: datetime | None = None) -> dict[str, Extent]:
-    """Per symbol with rows of ``interval`` in [start, end): its :class:`Extent` (one grouped query)."""
-    query = (select(prices.c.symbol, func.count(), func.min(prices.c.timestamp), func.max(prices.c.timestamp),
-                    func.max(prices.c.updated_at))
+    """Per symbol with rows of ``interval`` in [start, end): rows, first and last market time, from
+    one grouped query the unique index answers alone (no ``written``)."""
+    query = (select(prices.c.symbol, func.count(), func.min(prices.c.timestamp), func.max(prices.c.timestamp))
              .where(*_range(symbols, interval, start, end)).group_by(prices.c.symbol))
     with engine.connect() as connection:
         rows = connection.execute(query).all()
-    return {symbol: Extent(n, *(_aware(t, engine) for t in times)) for symbol, n, *times in rows}
+    return {symbol: Extent(n, _aware(first, engine), _aware(last, engine)) for symbol, n, first, last in rows}
 
 
-def extent_until(engine: Engine, symbol: str, interval: str, start: datetime | None, last: datetime
-                 ) -> tuple[int, datetime | None]:
-    """Rows of (symbol, interval) from ``start`` to ``last`` included, and the newest write among them."""
+def extent_until(engine: Engine, symbols: Sequence[str] | None, interval: str, start: datetime | None,
+                 last: datetime) -> tuple[int, datetime | None]:
+    """Rows of ``symbols`` (all when None) and ``interval`` from ``start`` to ``last`` included, and
+    the newest write among them."""
     query = select(func.count(), func.max(prices.c.updated_at)).where(
-        *_range([symbol], interval, start, None), prices.c.timestamp <= last)
+        *_range(symbols, interval, start, None), prices.c.timestamp <= last)
     with engine.connect() as connection:
         rows, written = connection.execute(query).one()
     return rows, _aware(written, engine) if written is not None else None
