@@ -28,6 +28,8 @@ COMMANDS = (
     "finhub.commands.workers",
     "finhub.commands.web",
     "finhub.commands.actions",
+    "finhub.commands.export",
+    "finhub.commands.discover",
 )
 
 

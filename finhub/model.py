@@ -84,6 +84,18 @@ class RankedCoin:
     timestamp: datetime
 
 
+@dataclass(frozen=True)
+class Listing:
+    """One US listing as Alpha Vantage's LISTING_STATUS names it: ``asset_type`` is Stock or ETF."""
+
+    symbol: str
+    name: str
+    exchange: str
+    asset_type: str
+    ipo_date: date | None
+    status: str
+
+
 def day_start(day: date, asset_type: AssetType) -> datetime:
     """The market time of a daily bar: 00:00 of its trading day in New York (stocks) or UTC (crypto),
     as Yahoo stamps them, so the same day from two providers is the same stored row."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 
 from finhub.config import AssetsSettings, SettingsError
 from finhub.model import Asset, AssetType
@@ -144,14 +144,33 @@ def build_universe(config: AssetsSettings | None = None) -> Universe:
 
 
 def _parse_stock(entry: object, key: str) -> tuple[Asset, str]:
-    fields = _fields(entry, key, required=("symbol",), optional=("yahoo", "alphavantage"))
+    fields = _fields(entry, key, required=("symbol",), optional=("yahoo", "alphavantage", "delisted"))
     symbol = _checked(fields["symbol"], SYMBOL_PATTERN, f"{key}.symbol")
+    delisted = _day(fields.get("delisted"), f"{key}.delisted")
     asset = Asset(
         symbol, AssetType.STOCK,
         yahoo=_checked(fields.get("yahoo", symbol), YAHOO_PATTERN, f"{key}.yahoo"),
         alphavantage=_checked(fields.get("alphavantage", symbol), ALPHAVANTAGE_PATTERN, f"{key}.alphavantage"),
+        delisted=delisted,
+        notice=f"{symbol} left the active US listings by {delisted} (delisted = {delisted} in finhub.toml, "
+               f"set by `finhub discover`): history is kept, no live quotes are fetched; remove it from "
+               f"[assets].stocks" if delisted else None,
     )
     return asset, key
+
+
+def _day(value: object, key: str) -> date | None:
+    """A TOML date, or ISO text of one."""
+    if value is None or (isinstance(value, date) and not isinstance(value, datetime)):
+        return value
+    try:
+        return date.fromisoformat(value) if isinstance(value, str) else _bad_day(value, key)
+    except ValueError:
+        return _bad_day(value, key)
+
+
+def _bad_day(value: object, key: str) -> date:
+    raise SettingsError(key, f"{value!r} is not a date such as 2025-07-18")
 
 
 def _parse_crypto(entry: object, key: str) -> tuple[Asset, str]:

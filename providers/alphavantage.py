@@ -8,9 +8,11 @@ with a timeout, the configured base URL, and the error classification, per insta
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from collections.abc import Sequence
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import requests
@@ -20,7 +22,7 @@ from alpha_vantage.timeseries import TimeSeries
 
 from finhub.config import Secret, Settings
 from finhub.logs import get_logger
-from finhub.model import EXCHANGE_TZ, Asset, AssetType, Observation, day_start
+from finhub.model import EXCHANGE_TZ, Asset, AssetType, Listing, Observation, day_start
 from providers import _http
 from providers.base import (
     BadResponse,
@@ -66,23 +68,43 @@ def _bar_time(label: str, asset: Asset) -> datetime:
     return datetime.strptime(label, "%Y-%m-%d %H:%M:%S").replace(tzinfo=EXCHANGE_TZ).astimezone(UTC)
 
 
+#: The columns of a LISTING_STATUS answer.
+LISTING_FIELDS = ("symbol", "name", "exchange", "assetType", "ipoDate", "delistingDate", "status")
+
+
+def _date_or_none(value: str | None) -> date | None:
+    """``1999-11-18``; ``null`` or anything else is None."""
+    try:
+        return date.fromisoformat(value or "")
+    except ValueError:
+        return None
+
+
 class _Bounded:
     """Mixin for alpha_vantage clients: the library's HTTP call with a timeout and finhub's errors."""
 
     def _bind(self, base: str | None, timeout: float, session: requests.Session) -> None:
         self._finhub_base, self._finhub_timeout, self._finhub_session = base, timeout, session
 
-    def _handle_api_call(self, url: str):
+    def _get(self, url: str) -> requests.Response:
+        """GET ``url`` (built on the library's base URL) with the timeout; transport and status errors classified."""
         if self._finhub_base:
             url = self._finhub_base.rstrip("?") + "?" + url[len(AlphaVantage._ALPHA_VANTAGE_API_URL):]
-        name = AlphaVantageProvider.name
         try:
             response = self._finhub_session.get(url, timeout=self._finhub_timeout)
         except _http.CLIENT_ERRORS as exc:
-            raise _http.from_exception(name, exc) from None
-        known = _http.from_status(name, response)
+            raise _http.from_exception(AlphaVantageProvider.name, exc) from None
+        known = _http.from_status(AlphaVantageProvider.name, response)
         if known is not None:
             raise known
+        return response
+
+    def _handle_api_call(self, url: str):
+        return self._body(self._get(url))
+
+    def _body(self, response: requests.Response):
+        """The JSON answer, or the error its notes mean."""
+        name = AlphaVantageProvider.name
         try:
             body = response.json()
         except (json.JSONDecodeError, UnicodeDecodeError, requests.JSONDecodeError) as exc:
@@ -145,6 +167,22 @@ class AlphaVantageProvider(Provider):
 
     def supports(self, asset: Asset) -> bool:
         return asset.alphavantage is not None
+
+    def listings(self) -> list[Listing]:
+        """Every active US listing, in one LISTING_STATUS call (a CSV: symbol, name, exchange,
+        assetType, ipoDate, delistingDate, status). Rows without a symbol are left out."""
+        response = self.stocks._get(f"{AlphaVantage._ALPHA_VANTAGE_API_URL}function=LISTING_STATUS"
+                                    f"&apikey={self.stocks.key}")
+        text = response.text
+        if text.lstrip().startswith("{"):  # throttled or refused: a JSON note instead of the CSV
+            self.stocks._body(response)
+            raise BadResponse(self.name, f"LISTING_STATUS answered JSON: {text[:80]!r}")
+        reader = csv.DictReader(io.StringIO(text))
+        if not set(LISTING_FIELDS) <= set(reader.fieldnames or ()):
+            raise BadResponse(self.name, f"LISTING_STATUS is not the listings CSV: {text[:80]!r}")
+        return [Listing(row["symbol"].strip(), row["name"] or "", row["exchange"] or "", row["assetType"] or "",
+                        _date_or_none(row["ipoDate"]), row["status"] or "")
+                for row in reader if row["symbol"] and row["symbol"].strip()]
 
     def quote_batch(self, assets: Sequence[Asset]) -> Quotes:
         result = Quotes()

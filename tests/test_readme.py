@@ -65,7 +65,7 @@ def _parses(argv: list[str]) -> str | None:
 
 
 def test_the_readme_is_short():
-    assert len(README.splitlines()) <= 150
+    assert len(README.splitlines()) <= 170  # the commands, the quick start, data, queues, scaling: no more
 
 
 def test_the_two_commands_and_the_quick_tier_are_shown():

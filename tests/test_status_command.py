@@ -28,6 +28,7 @@ def test_status_counts_fresh_quotes_and_names_each_asset_without_one(cli_databas
     active = [a for a in universe if a.active]
     warned = [line.split(":")[0].strip() for line in out.splitlines() if ": no fresh quote, " in line]
     assert f"  quotes: {len(active) - len(warned)} of {len(active)} active assets fresh" in out.splitlines()
+    assert f"  universe: {len(universe.stocks)} stocks, {len(cryptos)} cryptos collected" in out.splitlines()
     assert {"ETH", "DOGE"} <= set(warned) and not set(warned) & (set(cryptos) - {"ETH", "DOGE"})
     assert "HES" not in warned  # delisted: its notice says so, it expects no quotes
     eth = (now - timedelta(minutes=30)).isoformat().replace("+00:00", "Z")

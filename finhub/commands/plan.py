@@ -13,6 +13,9 @@ def register(subparsers) -> None:
 
 def run(args, settings) -> int:
     """Print the plan; exit 1 when the schedule does not fit."""
-    plan = build_plan(settings, build_universe(settings.assets))
+    universe = build_universe(settings.assets)
+    plan = build_plan(settings, universe)
+    print(f"universe: {len(universe.stocks)} stocks, {len(universe.cryptos)} cryptos collected "
+          f"({len(universe)} configured)\n")
     print(render(plan))
     return 0 if plan.fits else 1

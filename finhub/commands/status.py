@@ -67,6 +67,8 @@ def render(doc: dict[str, Any]) -> str:
     if doc["quotes"] is not None:
         q = doc["quotes"]
         lines.append(f"  quotes: {q['fresh']} of {q['active']} active assets fresh")
+    u = doc["universe"]
+    lines.append(f"  universe: {u['stocks']} stocks, {u['cryptos']} cryptos collected")
     if doc["providers"] is not None:
         lines += ["", "providers"]
         for p in doc["providers"]:

@@ -230,7 +230,7 @@ class AssetsSettings:
     """Changes to the default universe (see :mod:`finhub.universe`)."""
 
     remove: list[str] = _setting([], doc="symbols to drop from the defaults")
-    stocks: list[dict] = _setting([], doc="extra stocks: {symbol, yahoo?, alphavantage?}")
+    stocks: list[dict] = _setting([], doc="extra stocks: {symbol, yahoo?, alphavantage?, delisted?}")
     cryptos: list[dict] = _setting([], doc="extra cryptos: {symbol, coingecko_id, yahoo?, alphavantage?}")
 
 

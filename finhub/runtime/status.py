@@ -72,6 +72,7 @@ def status_document(ctx: Context, now: datetime | None = None,
     doc["history"] = _read(doc["database"], lambda c, n: _history(count()), ctx, now, DB_ERRORS) if db_ok else None
     doc["assets"] = _read(doc["database"], _assets, ctx, now, DB_ERRORS) if db_ok else None
     doc["quotes"] = _quote_counts(doc["assets"]) if doc["assets"] is not None else None
+    doc["universe"] = {"stocks": len(ctx.universe.stocks), "cryptos": len(ctx.universe.cryptos)}
     doc["notices"] = [{"symbol": s, "notice": n} for s, n in ctx.universe.notices]
     doc["attention"] = attention(doc)
     return doc

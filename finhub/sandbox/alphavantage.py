@@ -1,15 +1,15 @@
 """Alpha Vantage's /query as alpha_vantage meets it: GLOBAL_QUOTE, CURRENCY_EXCHANGE_RATE,
-TIME_SERIES_DAILY, TIME_SERIES_INTRADAY (by month), DIGITAL_CURRENCY_DAILY. Throttling answers
-HTTP 200 with a JSON note."""
+TIME_SERIES_DAILY, TIME_SERIES_INTRADAY (by month), DIGITAL_CURRENCY_DAILY, and LISTING_STATUS's CSV
+(:mod:`finhub.sandbox.listings`). Throttling answers HTTP 200 with a JSON note."""
 
 from __future__ import annotations
 
 from datetime import date, timedelta
 
 from finhub.calendar import calendar, is_open, last_close
-from finhub.sandbox import assets, generator, samples
+from finhub.sandbox import assets, generator, listings, samples
 from finhub.sandbox.controls import State
-from finhub.sandbox.http import Request, Response, json_response
+from finhub.sandbox.http import Request, Response, json_response, text_response
 
 PATH = "/query"
 COMPACT_DAYS = 100
@@ -32,6 +32,8 @@ def handle(request: Request, state: State) -> Response | None:
                                                "API key on (https://www.alphavantage.co/support/#api-key). It "
                                                "should take less than 20 seconds."})
     function = q.get("function")
+    if function == "LISTING_STATUS":
+        return text_response(listings.csv_text(q.get("state", "active").lower()), content_type="text/csv")
     handlers = {"GLOBAL_QUOTE": _global_quote, "CURRENCY_EXCHANGE_RATE": _exchange_rate,
                 "TIME_SERIES_DAILY": _daily, "DIGITAL_CURRENCY_DAILY": _digital_daily,
                 "TIME_SERIES_INTRADAY": _intraday}
