@@ -1,6 +1,8 @@
 """Provider call budgets shared by every worker process, kept in Redis.
 
-Before any provider call a worker reserves it with :meth:`Quotas.reserve`. The reservation is
+Before any request to a provider a worker reserves it with :meth:`Quotas.reserve`: around a call
+of a client library :meth:`Quotas.metered` makes the provider's transport reserve each request the
+library sends (see :mod:`providers.metering`). The reservation is
 checked against every window of the provider (per second … per 30 days, plus the minimum spacing)
 in ONE atomic Redis evaluation by pyrate-limiter's ``RedisBucket``: its Lua script counts each
 window over one sorted set of call timestamps and inserts only when all of them have room. A
@@ -32,7 +34,7 @@ import socket
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -43,6 +45,7 @@ from pyrate_limiter.buckets.redis_bucket import RedisBucket
 from redis import Redis
 
 from finhub.config import QuotaSettings, Settings
+from providers.metering import Budget, budget
 from providers.registry import PROVIDERS
 
 #: Redis key prefix of the call logs and concurrency slots.
@@ -211,6 +214,11 @@ class Quotas:
             wait_ms = newest[0][1] + failing.interval - now_ms + 1 if newest and failing else 1
         window = self._window(failing.interval) if failing else "min_spacing"
         return Reservation(False, retry_after=wait_ms / 1000, window=window)
+
+    def metered(self, provider: str, purpose: Purpose | str) -> AbstractContextManager[Budget]:
+        """Every request to ``provider`` sent inside (in this thread) reserved first, one by one, on
+        ``purpose``'s budget; a refused one raises BudgetRefused inside the client library's call."""
+        return budget(provider, lambda: self.reserve(provider, purpose))
 
     def room(self, provider: str, purpose: Purpose | str) -> list[Room]:
         """Every window ``purpose``'s reservations of ``provider`` check, with the calls it takes now,

@@ -14,6 +14,7 @@ from finhub.planner.breaker import Breakers, State
 from finhub.planner.fallback import fetch_quotes
 from finhub.planner.quota import ARRIVAL_MARGIN_MS, Purpose, Quotas
 from finhub.universe import build_universe
+from providers import metering
 from providers.base import BadSymbol, Provider, Quotes, RateLimited, Unavailable
 from tests.clock import FakeClock
 from tests.planner.helpers import used
@@ -36,6 +37,7 @@ class Scripted(Provider):
         return self.serves_symbols is None or asset.symbol in self.serves_symbols
 
     def quote_batch(self, assets):
+        metering.admit(self.name)  # one request a call, reserved as the metered transports do
         self.calls += 1
         if self.fail:
             raise self.fail
