@@ -140,7 +140,13 @@ class YahooProvider(Provider):
 
     def _data(self) -> YfData:
         # YfData is a process-wide singleton: hand it our session before each use.
-        return YfData(session=self.session)
+        data = YfData(session=self.session)
+        if isinstance(self.session, requests.Session):
+            # yfinance remembers only curl_cffi cookies: with a requests session it would fetch the
+            # fc.yahoo.com cookie before every request. The base URL's server sets none (see
+            # docs/providers.md); the crumb is what matters.
+            data._cookie = True
+        return data
 
     def _get(self, url: str, params: dict) -> requests.Response:
         data = self._data()
@@ -162,10 +168,6 @@ class YahooProvider(Provider):
         if failure is not None:
             self._forget_crumb(data)
             raise failure
-        if isinstance(self.session, requests.Session):
-            # With a requests session yfinance fetches the fc.yahoo.com cookie before every call
-            # (it only remembers curl_cffi cookies); the crumb is what matters: keep it.
-            data._cookie = True
         return response
 
     @staticmethod

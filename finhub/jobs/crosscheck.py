@@ -21,13 +21,14 @@ store: the quote is judged alone, so it is stored single-source unless something
 from __future__ import annotations
 
 import math
+import time
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
 from finhub.logs import get_logger
 from finhub.model import Asset, AssetType, Observation
-from finhub.planner.fallback import fetch_quotes
+from finhub.planner.fallback import DEFAULT_RETRY_AFTER, fetch_quotes
 from finhub.planner.quota import Purpose
 from finhub.runtime.context import Context
 from finhub.storage import latest_prices, single_source_rows, store_judged
@@ -201,13 +202,31 @@ def _more_opinions(ctx: Context, groups: Sequence[Sequence[Observation]],
             by_chain.setdefault(rest, []).append(ctx.universe[primary.symbol])
     more: dict[str, list[Observation]] = {}
     for others, assets in by_chain.items():
-        fetched = fetch_quotes(assets, others, ctx.providers, ctx.quotas, ctx.breakers, purpose=purpose)
-        if fetched.pending:
-            log.info("no further price within budget", symbols=[a.symbol for a in fetched.pending],
-                     why=fetched.skipped)
-        for o in fetched.observations:
+        for o in _fetch_waiting(ctx, assets, others, purpose):
             more.setdefault(o.symbol, []).append(o)
     return more
+
+
+def _fetch_waiting(ctx: Context, assets: list[Asset], chain: tuple[str, ...], purpose: Purpose) -> list[Observation]:
+    """Quotes for ``assets`` from ``chain`` on ``purpose``'s budget, waiting (as the quote path
+    re-queues) while the budget has room again within ``validation.crosscheck_wait`` seconds: a
+    per-second window, the spacing or a busy slot taken by the quote call of the same second is a
+    pause, not a reason to store a price unchecked. A longer wait leaves the price single-source,
+    for the sweep to check later."""
+    deadline = time.monotonic() + ctx.settings.validation.crosscheck_wait
+    observations: list[Observation] = []
+    while True:
+        fetched = fetch_quotes(assets, chain, ctx.providers, ctx.quotas, ctx.breakers, purpose=purpose)
+        observations += fetched.observations
+        if not fetched.pending:
+            return observations
+        wait = fetched.retry_after if fetched.retry_after is not None else DEFAULT_RETRY_AFTER
+        if not fetched.throttled or time.monotonic() + wait > deadline:
+            log.info("no further price within budget", symbols=[a.symbol for a in fetched.pending],
+                     why=fetched.skipped)
+            return observations
+        time.sleep(wait)
+        assets = fetched.pending
 
 
 def _add(observed: dict[str, list[Observation]], more: Mapping[str, list[Observation]]) -> None:
