@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pycoingecko import CoinGeckoAPI
 
 from finhub.config import Secret, Settings
+from finhub.logs import get_logger
 from finhub.model import Asset, AssetType, Observation, RankedCoin
 from providers import _http
 from providers.base import (
@@ -62,7 +63,13 @@ class CoinGeckoProvider(Provider):
 
     @classmethod
     def from_settings(cls, settings: Settings) -> CoinGeckoProvider:
+        """The adapter; without a key, one warning recommending the free demo key."""
         s = settings.providers.coingecko
+        if not s.api_key:
+            get_logger(__name__).warning(
+                "CoinGecko without an API key: the keyless public API is shared by everyone behind this IP "
+                "and heavily throttled; get the free demo key (coingecko.com/en/api) and set "
+                "FINHUB_COINGECKO_API_KEY", provider=cls.name)
         return cls(s.url, s.api_key, s.plan, s.timeout, s.batch_size)
 
     def _remember(self, response, *args, **kwargs):

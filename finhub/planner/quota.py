@@ -109,7 +109,7 @@ def counted_ms(ms: float, time_scale: float = 1.0) -> int:
 
 def purpose_rates(quota: QuotaSettings, purpose: Purpose, time_scale: float = 1.0) -> list[Rate]:
     """The windows of ``quota`` scaled to ``purpose``'s ceiling (at least one call each)."""
-    share = getattr(quota, purpose.value)
+    share = quota.ceiling(purpose.value)
     rates = [
         Rate(max(1, int(limit * share)), counted_ms(WINDOWS_MS[name], time_scale))
         for name in WINDOWS_MS
