@@ -285,8 +285,9 @@ class ValidationSettings:
     crosscheck_crypto: bool = _setting(True, doc="cross-check every crypto quote with a second provider")
     stock_spot_checks: int = _setting(1, _non_negative, doc="stocks cross-checked per quote batch (besides jumps)")
     assets: dict = _setting({}, doc="per-asset overrides: {SYMBOL = {tolerance_pct?, jump_pct?, heartbeat?}}")
-    crosscheck_wait: float = _setting(10.0, _non_negative,
-                                      doc="seconds a cross-check waits for a provider's budget to have room")
+    crosscheck_wait: float = _setting(3.0, _non_negative,
+                                      doc="seconds a batch's cross-checks wait, in all, for a provider's budget "
+                                          "to have room")
 
     def __post_init__(self) -> None:
         for kind in ("stock", "crypto"):

@@ -224,7 +224,8 @@ def build_plan(settings: Settings, universe: Universe) -> Plan:
             add("validation", others[0], Purpose.VALIDATION, calls(others[0], assets), every)
         if kind == "stock_quote" and "alphavantage" in others:  # spot checks fill their share
             quota = plans["alphavantage"].quota
-            add("validation", "alphavantage", Purpose.SPOT_CHECK, int(quota.per_day * quota.ceiling(Purpose.SPOT_CHECK)), 86400)
+            spot_checks = int(quota.per_day * quota.ceiling(Purpose.SPOT_CHECK))
+            add("validation", "alphavantage", Purpose.SPOT_CHECK, spot_checks, 86400)
 
     for kind, assets in (("stock_history", stocks), ("crypto_history", cryptos)):
         providers = chain(kind)

@@ -48,6 +48,8 @@ class Fetched:
     throttled: bool = False
     #: a provider asked for a short pause (see PAUSE_WINDOWS): the rest of the chain was not asked
     paused: bool = False
+    #: the pause is a busy concurrency slot: free again as soon as a call in flight ends
+    busy: bool = False
 
     def wait(self, seconds: float | None) -> None:
         seconds = DEFAULT_RETRY_AFTER if seconds is None else max(seconds, 0.1)
@@ -115,6 +117,7 @@ def _ask(provider: Provider, assets: list[Asset], purpose: Purpose, quotas: Quot
         with quotas.slot(name) as held:
             if not held:
                 result.skipped[name], result.throttled, result.paused = "concurrency limit", True, True
+                result.busy = True
                 result.wait(1.0)
                 return settled, left
             refused: BudgetRefused | None = None
