@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import redis
 from sqlalchemy.exc import SQLAlchemyError
 
 from finhub.commands import iso_utc
-from finhub.jobs.quotes import BAD_SYMBOLS_KEY
+from finhub.jobs.quotes import BAD_SYMBOLS_KEY, SUPERSEDED_KEY
 from finhub.runtime.context import Context
 from finhub.runtime.health import (
     JOBS_KEY,
@@ -20,6 +20,7 @@ from finhub.runtime.health import (
 )
 from finhub.runtime.redis import resolve_redis_url
 from finhub.storage import latest_prices, make_engine, migrate, summary
+from finhub.storage.quality import quarantine_count, validated_share, validation_counts
 from providers.registry import BY_NAME
 
 
@@ -96,6 +97,7 @@ def _database_sections(ctx: Context, settings, redis_ok: bool) -> None:
             h = ctx.breakers.health(name)
             extra = f", retry in {h.retry_after:.0f}s, last error: {h.last_error}" if h.state != "closed" else ""
             print(f"  {name:13} breaker {h.state}{extra}")
+    print_quality(engine, ctx.redis if redis_ok else None, datetime.now(UTC))
     warnings = [f"{s}: {n}" for s, n in ctx.universe.notices]
     warnings += [f"{a.symbol}: no fresh quote, "
                  + (f"the newest is from {iso_utc(last)}" if last else "none stored yet") for a, last in stale]
@@ -106,3 +108,32 @@ def _database_sections(ctx: Context, settings, redis_ok: bool) -> None:
     print("\nasset warnings")
     for line in warnings or ["(none)"]:
         print(f"  {line}")
+
+
+def quality(engine, r, now: datetime) -> dict:
+    """How well checked the data is: per asset type the quotes written in the last hour and their
+    validated share, the quarantine's size, and the throttled quote batches dropped for their next
+    scheduled run (None without Redis)."""
+    counts = validation_counts(engine, now - timedelta(hours=1))
+    superseded = {k: int(v) for k, v in r.hgetall(SUPERSEDED_KEY).items()} if r is not None else None
+    return {"last_hour": {kind: {"quotes": sum(c.values()), "validated_share": validated_share(c)}
+                          for kind, c in sorted(counts.items())},
+            "quarantined": quarantine_count(engine), "superseded_batches": superseded}
+
+
+def print_quality(engine, r, now: datetime) -> None:
+    """The ``data quality`` section of ``status``."""
+    q = quality(engine, r, now)
+    print("\ndata quality")
+    for kind, figures in q["last_hour"].items() or [("(none)", None)]:
+        if figures is None:
+            print("  no quote stored in the last hour")
+            continue
+        share = figures["validated_share"]
+        print(f"  {kind:8} {figures['quotes']:6,} quotes in the last hour, "
+              f"{'-' if share is None else f'{share:.1%}'} validated (cross-checked by a second provider)")
+    print(f"  quarantine: {q['quarantined']:,} observations (finhub quarantine lists them)")
+    if q["superseded_batches"] is not None:
+        dropped = q["superseded_batches"]
+        print("  throttled quote batches dropped for their next scheduled run: "
+              + (", ".join(f"{k} {v:,}" for k, v in sorted(dropped.items())) or "none"))
