@@ -34,6 +34,7 @@ from providers import _http
 from providers.base import (
     BadResponse,
     BadSymbol,
+    BudgetRefused,
     Provider,
     ProviderError,
     Quotes,
@@ -156,7 +157,11 @@ class YahooProvider(Provider):
         except YFRateLimitError:
             self._forget_crumb(data)
             raise RateLimited(self.name, "HTTP 429 Too Many Requests") from None
-        except ProviderError:  # raised by the metered transport inside yfinance (see providers.metering)
+        except BudgetRefused:
+            # The metered transport refused a request (see providers.metering): a crumb fetched before
+            # it is good, and forgetting it would spend the next attempt's first request on it again.
+            raise
+        except ProviderError:  # a failure the metered transport raised: the crumb may be an error body
             self._forget_crumb(data)
             raise
         except (*_http.CLIENT_ERRORS, YFException, AttributeError, KeyError) as exc:

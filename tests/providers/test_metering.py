@@ -108,3 +108,12 @@ def test_the_production_yahoo_session_is_a_metered_curl_cffi_one():
     from curl_cffi import requests as curl_requests
     assert isinstance(provider.session, curl_requests.Session)
     assert isinstance(provider.session, metering.MeteredCurlSession)
+
+
+def test_a_refused_quote_request_keeps_the_crumb_fetched_before_it(sandbox, yahoo):
+    yahoo._forget_crumb(yahoo._data())
+    with pytest.raises(BudgetRefused), metering.budget("yahoo", Allowance(1)):
+        yahoo.quotes([UNIVERSE["AAPL"]])  # the crumb request passes, the quote's is refused
+    with metering.budget("yahoo", Allowance(1)) as spent:  # one request is enough now: the quote
+        assert yahoo.quotes([UNIVERSE["AAPL"]]).observations
+    assert spent.sent == 1
