@@ -48,12 +48,19 @@ class Reservation(Protocol):
     def window(self) -> str | None: ...
 
 
-class Budget:
-    """The requests one library call may send to ``provider``: each one reserved by ``reserve``."""
+#: Failures that never reached the provider: it counted nothing, so neither does the budget.
+UNSENT = frozenset({"DNS failure", "connection refused", "proxy error"})
 
-    def __init__(self, provider: str, reserve: Callable[[], Reservation]) -> None:
+
+class Budget:
+    """The requests one library call may send to ``provider``: each one reserved by ``reserve``; one
+    that never reached the provider is handed back by ``release``."""
+
+    def __init__(self, provider: str, reserve: Callable[[], Reservation],
+                 release: Callable[[], None] | None = None) -> None:
         self.provider = provider
         self.reserve = reserve
+        self.release = release
         #: requests sent (reserved and handed to the transport)
         self.sent = 0
         #: the provider's failure in this call, once it failed
@@ -74,15 +81,20 @@ class Budget:
 
     def failed(self, exc: BaseException) -> None:
         self.failure = _http.from_exception(self.provider, exc)
+        if self.release is not None and _http.kind(exc) in UNSENT:
+            # Offline, a budget of 5 a minute spent on connections that never happened kept the
+            # breaker from seeing its 5 failures for a minute.
+            self.release()
 
 
 _current: ContextVar[Budget | None] = ContextVar("finhub_provider_budget", default=None)
 
 
 @contextmanager
-def budget(provider: str, reserve: Callable[[], Reservation]) -> Iterator[Budget]:
+def budget(provider: str, reserve: Callable[[], Reservation],
+           release: Callable[[], None] | None = None) -> Iterator[Budget]:
     """Meter every request to ``provider`` made inside (in this thread) against ``reserve``."""
-    opened = Budget(provider, reserve)
+    opened = Budget(provider, reserve, release)
     token = _current.set(opened)
     try:
         yield opened

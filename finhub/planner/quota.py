@@ -218,7 +218,13 @@ class Quotas:
     def metered(self, provider: str, purpose: Purpose | str) -> AbstractContextManager[Budget]:
         """Every request to ``provider`` sent inside (in this thread) reserved first, one by one, on
         ``purpose``'s budget; a refused one raises BudgetRefused inside the client library's call."""
-        return budget(provider, lambda: self.reserve(provider, purpose))
+        return budget(provider, lambda: self.reserve(provider, purpose), lambda: self.release(provider))
+
+    def release(self, provider: str) -> None:
+        """Hand back the newest reservation of ``provider``: a request that never reached it (no
+        connection). Reservations are interchangeable; the newest is this one or one a few
+        milliseconds younger, which changes no window's count for longer than that."""
+        self.redis.zpopmax(f"{KEY_PREFIX}:{provider}:calls")
 
     def room(self, provider: str, purpose: Purpose | str) -> list[Room]:
         """Every window ``purpose``'s reservations of ``provider`` check, with the calls it takes now,

@@ -182,3 +182,24 @@ def test_alpha_vantage_priority_between_stock_fallback_and_cross_checks_with_yah
     assert served["fallback"] >= fallback_at_least and served["validation"] <= crosschecks_at_most
     if priority:  # the cross-checks came first and may take it all
         assert served["fallback"] == 0
+
+
+def test_requests_that_never_connect_are_handed_back_and_open_the_breaker_at_once(redis_client, clock):
+    """Offline (nothing listens): CoinGecko's 5 a minute are not spent on connections that never
+    happened, so the breaker sees its 5 failures in as many calls rather than after a minute."""
+    import socket
+
+    from providers.coingecko import CoinGeckoProvider
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]  # free once closed: a refused connection
+    coingecko = CoinGeckoProvider(f"http://127.0.0.1:{closed}/api/v3/", timeout=1.0)
+    quotas = Quotas(redis_client, {"coingecko": QuotaSettings(per_minute=5, min_spacing=1.0)}, clock=clock)
+    breakers = Breakers(redis_client, BreakerSettings(failures=5, cooldown=60), clock=clock)
+    for _ in range(5):
+        clock.advance(1.0)
+        got = fetch_quotes([UNIVERSE["BTC"]], ["coingecko"], {"coingecko": coingecko}, quotas, breakers)
+        assert "connection refused" in got.skipped["coingecko"]
+    assert used(quotas, "coingecko", "per_minute") == 0
+    assert breakers.health("coingecko").state == State.OPEN
