@@ -124,10 +124,6 @@ class Provider(ABC):
     def supports(self, asset: Asset) -> bool:
         """Whether this provider has a name for ``asset``."""
 
-    def calls_for(self, n_assets: int) -> int:
-        """HTTP calls that ``quotes`` makes for ``n_assets`` supported assets."""
-        return math.ceil(n_assets / self.batch_size)
-
     def quotes(self, assets: Sequence[Asset]) -> Quotes:
         """Latest prices, ``batch_size`` assets a call. Unsupported assets are reported as BadSymbol.
 
