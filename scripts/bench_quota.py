@@ -77,12 +77,13 @@ def most_in_window(arrivals: list[float], seconds: float) -> int:
     return best
 
 
-def scheduled(stock_market_open: bool) -> dict[str, int]:
-    """Runs of the quote jobs in a day of the default schedule (the driver logs only the first run of
-    each job at INFO). Stock quotes are due every run while NYSE is open, else once, for the close."""
+def scheduled(stock_market_open: bool, seconds: float) -> dict[str, int]:
+    """Runs of the quote jobs in ``seconds`` (of schedule time) of the default schedule (the driver
+    logs only the first run of each job at INFO). Stock quotes are due every run while NYSE is open,
+    else once, for the close."""
     schedule = load_settings(environ={}).schedule
-    return {"stock_quotes": DAY // schedule.stock_quotes + 1 if stock_market_open else 1,
-            "crypto_quotes": DAY // schedule.crypto_quotes + 1}
+    return {"stock_quotes": int(seconds // schedule.stock_quotes) + 1 if stock_market_open else 1,
+            "crypto_quotes": int(seconds // schedule.crypto_quotes) + 1}
 
 
 def watch_prices_queue(client: redis.Redis, seconds: float, every: float = 0.5) -> int:
@@ -101,7 +102,8 @@ def quote_batches(client: redis.Redis) -> Counter:
                    for payload in client.hvals(key))
 
 
-def run(scenario: str, scale: float, workers: int, keep: Path | None = None) -> dict:
+def run(scenario: str, scale: float, workers: int, keep: Path | None = None, seconds: float = DAY) -> dict:
+    """One scenario for ``seconds`` of schedule time (a day by default) at ``scale``."""
     quotas = default_quotas()
     client = redis.Redis.from_url(REDIS_URL, decode_responses=True)
     client.flushdb()
@@ -125,14 +127,14 @@ def run(scenario: str, scale: float, workers: int, keep: Path | None = None) -> 
                 deadline = time.monotonic() + 120
                 while "enqueued" not in log.read_text() and time.monotonic() < deadline:
                     time.sleep(0.1)
-                peak = watch_prices_queue(client, DAY * scale)
+                peak = watch_prices_queue(client, seconds * scale)
             finally:
                 driver.send_signal(signal.SIGINT)
                 try:
                     driver.wait(120)
                 except subprocess.TimeoutExpired:
                     driver.kill()
-        runs = scheduled(is_open(datetime.now(UTC)))
+        runs = scheduled(is_open(datetime.now(UTC)), seconds)
         engine = make_engine(f"sqlite:///{Path(tmp) / 'finhub.db'}")
         counts = validation_counts(engine, datetime(2000, 1, 1, tzinfo=UTC))
         stored = {kind: dict(by_status) for kind, by_status in counts.items()}
@@ -194,13 +196,16 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=0.002, help="time scale (0.002: a day in 173 s)")
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--hours", type=float, default=24.0,
+                        help="hours of the schedule to run (24); --scale 1 --hours 0.5: 30 real-time minutes")
     parser.add_argument("--scenario", choices=list(SCENARIOS), action="append")
     parser.add_argument("--logs", type=Path, help="keep each run's driver and worker log (JSON lines) in this folder")
     args = parser.parse_args()
     if not is_open(datetime.now(UTC)):
         print("warning: NYSE is closed: stock quotes are only due once, for the close", file=sys.stderr)
     for scenario in args.scenario or list(SCENARIOS):
-        report(scenario, [run(scenario, args.scale, args.workers, args.logs) for _ in range(args.runs)])
+        report(scenario, [run(scenario, args.scale, args.workers, args.logs, args.hours * 3600)
+                          for _ in range(args.runs)])
 
 
 if __name__ == "__main__":
