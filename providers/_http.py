@@ -47,7 +47,7 @@ def message(exc: BaseException) -> str:
     return strip_secrets(f"{type(exc).__name__}: {exc}")[:300]
 
 
-def _kind(exc: BaseException) -> str:
+def kind(exc: BaseException) -> str:
     """What happened on the wire, in words, for the error's message."""
     name = type(exc).__name__
     text = str(exc)
@@ -109,7 +109,7 @@ def from_exception(provider: str, exc: BaseException, response=None) -> Provider
     if isinstance(exc, _NOT_JSON):
         return BadResponse(provider, f"body is not JSON: {_body_hint(response)}{message(exc)}"[:300])
     if isinstance(exc, CLIENT_ERRORS):
-        return Unavailable(provider, f"{_kind(exc)}: {message(exc)}"[:300])
+        return Unavailable(provider, f"{kind(exc)}: {message(exc)}"[:300])
     return BadResponse(provider, message(exc))
 
 

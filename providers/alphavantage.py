@@ -38,6 +38,7 @@ from providers.base import (
     optional_number,
     utcnow,
 )
+from providers.metering import metered_session
 
 #: A GLOBAL_QUOTE carries only the trading day: its price is stamped at that day's US close.
 US_CLOSE = time(16, 0)
@@ -149,7 +150,7 @@ class AlphaVantageProvider(Provider):
     def __init__(self, api_key: Secret, url: str | None = None, timeout: float = 10.0, clock=utcnow) -> None:
         """``clock`` says what "now" is when choosing compact (last 100 days) or full history."""
         self.clock = clock
-        session = requests.Session()
+        session = metered_session(self.name)
         self.stocks = _Quotes(key=api_key.reveal(), output_format="json")
         self.rates = _Rates(key=api_key.reveal(), output_format="json")
         for client in (self.stocks, self.rates):

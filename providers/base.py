@@ -60,6 +60,15 @@ class Unavailable(RetryLater):
     """5xx, timeout, refused or reset connection."""
 
 
+class BudgetRefused(RetryLater):
+    """finhub's own budget refused a request before it was sent (see :mod:`providers.metering`):
+    nothing reached the provider; ``window`` names the full window (``per_second`` … ``min_spacing``)."""
+
+    def __init__(self, provider: str, window: str | None, retry_after: float) -> None:
+        super().__init__(provider, f"budget spent ({window})", retry_after)
+        self.window = window
+
+
 class FixRequest(ProviderError):
     """The request itself is wrong: retrying the same request cannot help."""
 
@@ -142,10 +151,6 @@ class Provider(ABC):
     @abstractmethod
     def supports(self, asset: Asset) -> bool:
         """Whether this provider has a name for ``asset``."""
-
-    def calls_for(self, n_assets: int) -> int:
-        """HTTP calls that ``quotes`` makes for ``n_assets`` supported assets."""
-        return math.ceil(n_assets / self.batch_size)
 
     def quotes(self, assets: Sequence[Asset]) -> Quotes:
         """Latest prices, ``batch_size`` assets a call. Unsupported assets are reported as BadSymbol.

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pycoingecko import CoinGeckoAPI
 
 from finhub.config import Secret, Settings
+from finhub.logs import get_logger
 from finhub.model import BAR_PERIOD, Asset, AssetType, Observation, RankedCoin
 from providers import _http
 from providers.base import (
@@ -24,7 +25,13 @@ from providers.base import (
     optional_number,
     utcnow,
 )
+from providers.metering import metered_session
 
+#: API base per plan: the keyless and demo plans share the public host, pro has its own.
+HOSTS = {"keyless": "https://api.coingecko.com/api/v3/", "demo": "https://api.coingecko.com/api/v3/",
+         "pro": "https://pro-api.coingecko.com/api/v3/"}
+#: The header carrying each plan's key.
+KEY_HEADERS = {"demo": "x-cg-demo-api-key", "pro": "x-cg-pro-api-key"}
 #: Coins per ``coins/markets`` page (CoinGecko's maximum).
 MARKETS_PAGE = 250
 #: Bar intervals history takes from ``market_chart/range``. Its points are prices, not OHLC bars:
@@ -52,11 +59,17 @@ class CoinGeckoProvider(Provider):
 
     def __init__(self, url: str | None = None, api_key: Secret | None = None, plan: str = "demo",
                  timeout: float = 10.0, batch_size: int = 250) -> None:
-        key = api_key.reveal() if api_key else ""
-        self.client = CoinGeckoAPI(api_key=key if plan == "pro" else "",
-                                   demo_api_key=key if plan == "demo" else "", retries=0)
-        if url:
-            self.client.api_base_url = url if url.endswith("/") else url + "/"
+        """``plan``: what kind of key ``api_key`` is (``demo`` or ``pro``); without a key, keyless."""
+        self.client = CoinGeckoAPI(retries=0)
+        plan = plan if api_key else "keyless"
+        # The key travels in its plan's header, on its plan's host (a demo key on the pro host, or the
+        # reverse, is refused with error 10010/10011), never in the URL.
+        self.client.api_base_url = url if url else HOSTS[plan]
+        if not self.client.api_base_url.endswith("/"):
+            self.client.api_base_url += "/"
+        if api_key and plan in KEY_HEADERS:
+            self.client.session.headers[KEY_HEADERS[plan]] = api_key.reveal()
+        metered_session(self.name, self.client.session)
         self.client.request_timeout = timeout
         self.batch_size = batch_size
         self.plan = plan
@@ -65,7 +78,13 @@ class CoinGeckoProvider(Provider):
 
     @classmethod
     def from_settings(cls, settings: Settings) -> CoinGeckoProvider:
+        """The adapter; without a key, one warning recommending the free demo key."""
         s = settings.providers.coingecko
+        if not s.api_key:
+            get_logger(__name__).warning(
+                "CoinGecko without an API key: the keyless public API is shared by everyone behind this IP "
+                "and heavily throttled; get the free demo key (coingecko.com/en/api) and set "
+                "FINHUB_COINGECKO_API_KEY", provider=cls.name)
         return cls(s.url, s.api_key, s.plan, s.timeout, s.batch_size)
 
     def _remember(self, response, *args, **kwargs):

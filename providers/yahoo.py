@@ -25,7 +25,6 @@ from urllib.parse import urlsplit, urlunsplit
 import pandas as pd
 import requests
 import yfinance as yf
-from requests.adapters import HTTPAdapter
 from yfinance.data import YfData
 from yfinance.exceptions import YFException, YFInvalidPeriodError, YFRateLimitError, YFTickerMissingError
 
@@ -35,8 +34,10 @@ from providers import _http
 from providers.base import (
     BadResponse,
     BadSymbol,
+    BudgetRefused,
     CorporateAction,
     Provider,
+    ProviderError,
     Quotes,
     RateLimited,
     Reach,
@@ -45,6 +46,7 @@ from providers.base import (
     optional_number,
     utcnow,
 )
+from providers.metering import MeteredAdapter, MeteredCurlSession
 
 QUOTE_URL = "https://query1.finance.yahoo.com/v7/finance/quote"
 # yfinance 1.7 still passes inplace= to pandas 3.1, which warns on every history call.
@@ -82,18 +84,19 @@ def deadline(seconds: float):
         _deadline.at = None
 
 
-class RewriteToBase(HTTPAdapter):
-    """Send every ``*.yahoo.com`` request to ``base``, keeping path and query.
+class RewriteToBase(MeteredAdapter):
+    """Send every ``*.yahoo.com`` request to ``base``, keeping path and query (after it was admitted
+    under its real host).
 
     It also holds each request to what is left of the current :func:`deadline`: yfinance's own
     cookie and crumb requests use a fixed 30 s, and one quote can take three requests.
     """
 
     def __init__(self, base: str, **kwargs) -> None:
-        super().__init__(**kwargs)
+        super().__init__(YahooProvider.name, OPTIONAL_HOSTS, **kwargs)
         self.base = urlsplit(base)
 
-    def send(self, request, **kwargs):  # type: ignore[override]  # forwards requests' keyword arguments as given
+    def transmit(self, request, **kwargs):
         parts = urlsplit(request.url)
         if parts.hostname and (parts.hostname == "yahoo.com" or parts.hostname.endswith(".yahoo.com")):
             request.url = urlunsplit((self.base.scheme, self.base.netloc, self.base.path.rstrip("/") + parts.path,
@@ -104,7 +107,7 @@ class RewriteToBase(HTTPAdapter):
             if left <= 0:
                 raise requests.Timeout(f"deadline passed before {parts.path}")
             kwargs["timeout"] = left
-        return super().send(request, **kwargs)
+        return super().transmit(request, **kwargs)
 
 
 def _use_cache_dir(folder: str) -> None:
@@ -120,8 +123,9 @@ def _use_cache_dir(folder: str) -> None:
             _cache_dir = folder
 
 
-#: Requests yfinance makes before a call when it holds no crumb: fc.yahoo.com (cookie), getcrumb.
-HANDSHAKE_REQUESTS = 2
+#: yfinance ignores fc.yahoo.com's answer (it wants the cookie) and carries on without it when the
+#: host is unreachable (DNS blocklists): its failures do not stop a call (see providers.metering).
+OPTIONAL_HOSTS = frozenset({"fc.yahoo.com"})
 
 
 class YahooProvider(Provider):
@@ -135,11 +139,14 @@ class YahooProvider(Provider):
         self.batch_size = batch_size
         self.adjusted = adjusted
         self.prepost = prepost
-        self.session: requests.Session | None = None
+        # Every request yfinance sends goes through this session, whose transport admits it first.
+        self.session: requests.Session | MeteredCurlSession
         if url:
             self.session = requests.Session()
             self.session.mount("https://", RewriteToBase(url))
             self.session.headers["User-Agent"] = "Mozilla/5.0 (finhub)"
+        else:  # yfinance's default kind of session: curl_cffi impersonating a browser
+            self.session = MeteredCurlSession(self.name, OPTIONAL_HOSTS, impersonate="chrome")
         _use_cache_dir(cache_dir)
 
     @classmethod
@@ -151,14 +158,15 @@ class YahooProvider(Provider):
     def supports(self, asset: Asset) -> bool:
         return asset.yahoo is not None
 
-    def calls_for(self, n_assets: int) -> int:
-        """Quote calls, plus the cookie and crumb requests yfinance makes first when it holds no
-        crumb (once per process, and after a failure): Yahoo counts those against its limits too."""
-        return super().calls_for(n_assets) + (0 if self._data()._crumb else HANDSHAKE_REQUESTS)
-
     def _data(self) -> YfData:
         # YfData is a process-wide singleton: hand it our session before each use.
-        return YfData(session=self.session) if self.session is not None else YfData()
+        data = YfData(session=self.session)
+        if isinstance(self.session, requests.Session):
+            # yfinance remembers only curl_cffi cookies: with a requests session it would fetch the
+            # fc.yahoo.com cookie before every request. The base URL's server sets none (see
+            # docs/providers.md); the crumb is what matters.
+            data._cookie = True
+        return data
 
     def _get(self, url: str, params: dict) -> requests.Response:
         data = self._data()
@@ -168,6 +176,13 @@ class YahooProvider(Provider):
         except YFRateLimitError:
             self._forget_crumb(data)
             raise RateLimited(self.name, "HTTP 429 Too Many Requests") from None
+        except BudgetRefused:
+            # The metered transport refused a request (see providers.metering): a crumb fetched before
+            # it is good, and forgetting it would spend the next attempt's first request on it again.
+            raise
+        except ProviderError:  # a failure the metered transport raised: the crumb may be an error body
+            self._forget_crumb(data)
+            raise
         except (*_http.CLIENT_ERRORS, YFException, AttributeError, KeyError) as exc:
             # requests' or curl_cffi's errors (whichever session yfinance holds); AttributeError/KeyError:
             # yfinance's cookie traps (see docs/providers.md); the call failed.
@@ -177,10 +192,6 @@ class YahooProvider(Provider):
         if failure is not None:
             self._forget_crumb(data)
             raise failure
-        if self.session is not None:
-            # With a requests session yfinance fetches the fc.yahoo.com cookie before every call
-            # (it only remembers curl_cffi cookies); the crumb is what matters: keep it.
-            data._cookie = True
         return response
 
     @staticmethod
@@ -242,7 +253,7 @@ class YahooProvider(Provider):
         # yfinance answers a past range from an in-process cache of 64 answers: a range fetched again
         # (after a split, or by --force) must come from Yahoo, and 1m answers are ~1 MB each.
         YfData.cache_get.cache_clear()
-        ticker = yf.Ticker(asset.yahoo, session=self.session) if self.session is not None else yf.Ticker(asset.yahoo)
+        ticker = yf.Ticker(asset.yahoo, session=self.session)
         try:
             with deadline(self.timeout):
                 frame = ticker.history(start=start, end=end, interval=INTERVALS[interval],

@@ -2,7 +2,7 @@
 
     redis-server --daemonize yes --bind 127.0.0.1 --port 6392 --save "" --appendonly no
     .venv/bin/python scripts/bench_quota.py [--scale 0.002] [--workers 4] [--runs 1] \
-        [--scenario up|yahoo-down] [--logs DIR]
+        [--scenario up|yahoo-down|coingecko-down|alphavantage-information] [--logs DIR]
 
 ``time_scale`` (FINHUB_TIME_SCALE) shrinks the schedule's intervals and finhub's quota windows, and
 the sandbox's windows by the same factor: at 0.002 a day takes 173 s. The sandbox enforces each
@@ -14,9 +14,12 @@ over-quota answers it gave, the share of scheduled refreshes (assets x runs) ser
 messages queued at once during the day, those still queued (per actor) or dead-lettered when it
 ended, and the throttled batches dropped because their job's next scheduled run came first.
 
-Scenarios: all providers up; Yahoo down (every Yahoo answer a 5xx). Targets: 0 over quota; >= 99 %
-served with all up; with Yahoo down every crypto refresh, and the stock refreshes that fit Alpha
-Vantage's daily budget. Stock quotes are only due while NYSE is open (else once, for the close):
+Scenarios: all providers up; Yahoo down, CoinGecko down (every answer a 5xx); Alpha Vantage answering
+``Information`` (its daily quota spent) to everything. It also prints the quotes stored per asset type
+and the validated share (cross-checked by a second provider). Targets: 0 over quota for every provider
+and window in every scenario; >= 99 % served and >= 99 % of crypto quotes validated with all up; with
+Yahoo down every crypto refresh, and the stock refreshes that fit Alpha Vantage's daily budget.
+Stock quotes are only due while NYSE is open (else once, for the close):
 run it during NYSE hours (14:30-21:00 UTC on weekdays) or the stock figures mean little.
 """
 
@@ -43,13 +46,18 @@ from finhub.jobs.quotes import SERVED_KEY, SUPERSEDED_KEY
 from finhub.runtime.health import queue_depths
 from finhub.sandbox import Sandbox
 from finhub.sandbox.controls import PROVIDERS, WINDOWS
+from finhub.sandbox.samples import error_body
+from finhub.storage import make_engine
+from finhub.storage.quality import quarantine_count, validation_counts
 from finhub.universe import build_universe
 
 ROOT = Path(__file__).resolve().parents[1]
 
 REDIS_URL = os.environ.get("FINHUB_BENCH_REDIS_URL", "redis://127.0.0.1:6392/0")
 DAY = 86400
-SCENARIOS = {"up": {}, "yahoo-down": {"yahoo": {"error_rate": 1.0}}}
+SCENARIOS = {"up": {}, "yahoo-down": {"yahoo": {"error_rate": 1.0}},
+             "coingecko-down": {"coingecko": {"error_rate": 1.0}},
+             "alphavantage-information": {"alphavantage": {"body": error_body("alphavantage_information")}}}
 
 
 def default_quotas() -> dict[str, dict[str, int]]:
@@ -69,17 +77,13 @@ def most_in_window(arrivals: list[float], seconds: float) -> int:
     return best
 
 
-def scheduled(log: Path) -> dict[str, int]:
-    """Runs the driver enqueued per job, from its JSON log."""
-    runs: dict[str, int] = {}
-    for line in log.read_text().splitlines():
-        try:
-            event = json.loads(line)
-        except ValueError:
-            continue
-        if event.get("event") == "enqueued":
-            runs[event["job"]] = runs.get(event["job"], 0) + 1
-    return runs
+def scheduled(stock_market_open: bool, seconds: float) -> dict[str, int]:
+    """Runs of the quote jobs in ``seconds`` (of schedule time) of the default schedule (the driver
+    logs only the first run of each job at INFO). Stock quotes are due every run while NYSE is open,
+    else once, for the close."""
+    schedule = load_settings(environ={}).schedule
+    return {"stock_quotes": int(seconds // schedule.stock_quotes) + 1 if stock_market_open else 1,
+            "crypto_quotes": int(seconds // schedule.crypto_quotes) + 1}
 
 
 def watch_prices_queue(client: redis.Redis, seconds: float, every: float = 0.5) -> int:
@@ -98,7 +102,8 @@ def quote_batches(client: redis.Redis) -> Counter:
                    for payload in client.hvals(key))
 
 
-def run(scenario: str, scale: float, workers: int, keep: Path | None = None) -> dict:
+def run(scenario: str, scale: float, workers: int, keep: Path | None = None, seconds: float = DAY) -> dict:
+    """One scenario for ``seconds`` of schedule time (a day by default) at ``scale``."""
     quotas = default_quotas()
     client = redis.Redis.from_url(REDIS_URL, decode_responses=True)
     client.flushdb()
@@ -122,14 +127,19 @@ def run(scenario: str, scale: float, workers: int, keep: Path | None = None) -> 
                 deadline = time.monotonic() + 120
                 while "enqueued" not in log.read_text() and time.monotonic() < deadline:
                     time.sleep(0.1)
-                peak = watch_prices_queue(client, DAY * scale)
+                peak = watch_prices_queue(client, seconds * scale)
             finally:
                 driver.send_signal(signal.SIGINT)
                 try:
                     driver.wait(120)
                 except subprocess.TimeoutExpired:
                     driver.kill()
-        runs = scheduled(log)
+        runs = scheduled(is_open(datetime.now(UTC)), seconds)
+        engine = make_engine(f"sqlite:///{Path(tmp) / 'finhub.db'}")
+        counts = validation_counts(engine, datetime(2000, 1, 1, tzinfo=UTC))
+        stored = {kind: dict(by_status) for kind, by_status in counts.items()}
+        quarantined = quarantine_count(engine)
+        engine.dispose()
         if keep:
             keep.mkdir(parents=True, exist_ok=True)
             log.replace(keep / f"{scenario}-{datetime.now(UTC):%H%M%S}.log")
@@ -144,6 +154,7 @@ def run(scenario: str, scale: float, workers: int, keep: Path | None = None) -> 
                      "stock batches": batches["stock_quotes"], "crypto batches": batches["crypto_quotes"]},
             "peak_queued": peak, "superseded": {k: superseded.get(k, 0) for k in ("stock", "crypto")},
             "windows": windows, "over_quota": stats["over_quota"], "calls": stats["calls"],
+            "stored": stored, "quarantined": quarantined,
             "stock_refreshes": runs.get("stock_quotes", 0) * stocks,
             "crypto_refreshes": runs.get("crypto_quotes", 0) * cryptos,
             "stocks_served": {k.split(":")[1]: v for k, v in served.items() if k.startswith("stock:")},
@@ -167,6 +178,12 @@ def report(scenario: str, results: list[dict]) -> None:
         share = total / scheduled_ if scheduled_ else 0.0
         print(f"  {kind} refreshes: {total:g} served of {scheduled_:g} scheduled ({share:.1%}); by provider: "
               + (", ".join(f"{p} {n:g}" for p, n in by.items()) or "none"))
+    for kind in ("stock", "crypto"):
+        validated = statistics.median(r["stored"].get(kind, {}).get("validated", 0) for r in results)
+        total = statistics.median(sum(r["stored"].get(kind, {}).values()) for r in results)
+        print(f"  {kind} quotes stored: {total:g}, validated {validated:g} "
+              f"({validated / total if total else 0:.1%}), the rest single-source")
+    print(f"  quarantined: {statistics.median(r['quarantined'] for r in results):g}")
     print(f"  prices queue: at most {statistics.median(r['peak_queued'] for r in results):g} messages waiting or "
           "delayed during the day (sampled every 0.5 s); left when the day ended: "
           + ", ".join(f"{k} {statistics.median(r['left'][k] for r in results):g}" for k in results[0]["left"]))
@@ -179,13 +196,16 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=0.002, help="time scale (0.002: a day in 173 s)")
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--hours", type=float, default=24.0,
+                        help="hours of the schedule to run (24); --scale 1 --hours 0.5: 30 real-time minutes")
     parser.add_argument("--scenario", choices=list(SCENARIOS), action="append")
     parser.add_argument("--logs", type=Path, help="keep each run's driver and worker log (JSON lines) in this folder")
     args = parser.parse_args()
     if not is_open(datetime.now(UTC)):
         print("warning: NYSE is closed: stock quotes are only due once, for the close", file=sys.stderr)
     for scenario in args.scenario or list(SCENARIOS):
-        report(scenario, [run(scenario, args.scale, args.workers, args.logs) for _ in range(args.runs)])
+        report(scenario, [run(scenario, args.scale, args.workers, args.logs, args.hours * 3600)
+                          for _ in range(args.runs)])
 
 
 if __name__ == "__main__":

@@ -19,8 +19,8 @@ def at(day, hour, minute=0):
 
 
 @pytest.mark.parametrize("asset, now, last, stale", [
-    (BTC, at(20, 15), at(20, 14, 55), False),
-    (BTC, at(20, 15), at(20, 14, 52), True),            # 3 runs of 2 min missed, and the minute of resolution
+    (BTC, at(20, 15), at(20, 14, 43), False),
+    (BTC, at(20, 15), at(20, 14, 40), True),            # 3 runs of 6 min missed, and the minute of resolution
     (BTC, at(21, 3), None, True),                       # never stored
     (AAPL, at(20, 15), at(20, 14, 50), False),          # Friday, NYSE open since 14:30 UTC
     (AAPL, at(20, 15), at(20, 14, 43), True),           # 3 runs of 5 min (and a minute) missed while trading

@@ -49,3 +49,36 @@ def test_bars_contribute_their_own_high_and_low_and_pivots_apply_next_day():
 
 def test_no_prices_no_levels():
     assert daily_levels(frame([]), AssetType.CRYPTO).empty
+
+
+def test_daily_levels_come_only_from_real_ohlc_or_quotes(tmp_path):
+    """Stored crypto history: a day of CoinGecko close-only points gets no levels (not O=H=L=C); a day
+    with Yahoo's OHLC bar and a day of quotes get theirs."""
+    from datetime import UTC, datetime
+
+    from finhub.jobs.aggregation import aggregate
+    from finhub.storage import make_engine, migrate, stored_levels, upsert_prices
+    from finhub.universe import build_universe
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'levels.db'}")
+    migrate(engine)
+
+    def row(day, hour, interval, price, source, high=None, low=None, open_=None):
+        return {"symbol": "BTC", "asset_type": "crypto", "interval": interval, "price": price, "source": source,
+                "timestamp": datetime(2026, 11, day, hour, tzinfo=UTC), "open": open_, "high": high, "low": low}
+
+    upsert_prices(engine, [
+        row(10, 0, "1d", 90_000.0, "coingecko"),                                   # close only
+        row(11, 0, "1d", 91_000.0, "yahoo", high=92_500.0, low=89_000.0, open_=90_100.0),
+        row(11, 0, "1h", 90_500.0, "coingecko"),                                    # close only, same day
+        row(12, 9, "quote", 91_200.0, "coingecko"), row(12, 15, "quote", 93_000.0, "coingecko"),
+    ])
+    aggregate(engine, [build_universe()["BTC"]], None)
+    levels = {r["day"]: r for r in stored_levels(engine, "BTC")}
+    assert sorted(levels) == [date(2026, 11, 11), date(2026, 11, 12)]
+    eleventh = levels[date(2026, 11, 11)]
+    assert (eleventh["open"], eleventh["high"], eleventh["low"], eleventh["close"]) == (90_100.0, 92_500.0,
+                                                                                         89_000.0, 91_000.0)
+    twelfth = levels[date(2026, 11, 12)]
+    assert (twelfth["open"], twelfth["high"], twelfth["low"], twelfth["close"]) == (91_200.0, 93_000.0, 91_200.0,
+                                                                                    93_000.0)

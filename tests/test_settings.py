@@ -20,9 +20,10 @@ def write(tmp_path, text: str) -> Path:
 def test_defaults_match_the_documented_schedule(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # no finhub.toml here
     s = load_settings(environ={})
-    assert (s.schedule.crypto_quotes, s.schedule.stock_quotes, s.schedule.health) == (120, 300, 60)
-    assert (s.schedule.validation_sweep, s.schedule.trending) == (600, 900)
-    assert (s.schedule.top_cryptos, s.schedule.market_aggregation, s.schedule.history) == (1800, 1800, 86400)
+    # Crypto quotes, trending and top cryptos fit CoinGecko's demo month (docs/quotas.md).
+    assert (s.schedule.crypto_quotes, s.schedule.stock_quotes, s.schedule.health) == (360, 300, 60)
+    assert (s.schedule.validation_sweep, s.schedule.trending) == (600, 3600)
+    assert (s.schedule.top_cryptos, s.schedule.market_aggregation, s.schedule.history) == (21600, 1800, 86400)
     assert s.schedule.cleanup_at == "00:00" and s.retention_days == 365
     assert s.database == "sqlite:///var/finhub.db"
 

@@ -38,3 +38,28 @@ def test_status_counts_fresh_quotes_and_names_each_asset_without_one(cli_databas
     assert f"  assets: {len(warned)} of {len(active)} active assets have no fresh quote" in \
         [line.split(" (")[0] for line in attention]
     assert "  scheduler: no driver holds the lease, nothing is scheduled (start start_background_jobs.py)" in attention
+
+
+def test_status_shows_validated_share_quarantine_and_dropped_batches(cli_database, redis_db, capsys):
+    import redis
+
+    from finhub.jobs.quotes import SUPERSEDED_KEY
+    from finhub.storage import quarantine_rows
+
+    now = datetime.now(UTC).replace(microsecond=0)
+    upsert_prices(cli_database, [
+        {"symbol": s, "asset_type": "crypto", "interval": "quote", "price": 1.0, "source": "coingecko",
+         "timestamp": now - timedelta(minutes=1), "validation_status": status, "sources": "coingecko,yahoo"}
+        for s, status in (("BTC", "validated"), ("ETH", "validated"), ("SOL", "validated"), ("ADA", "single_source"))])
+    upsert_prices(cli_database, [{"symbol": "AAPL", "asset_type": "stock", "interval": "quote", "price": 1.0,
+                                  "source": "yahoo", "timestamp": now - timedelta(minutes=1)}])
+    quarantine_rows(cli_database, [{"symbol": "DOGE", "asset_type": "crypto", "interval": "quote",
+                                    "timestamp": now, "reason": "disagreement", "detail": "5 % apart",
+                                    "observations": []}])
+    redis.Redis(host="127.0.0.1", port=6379, db=PLANNER_DB).hset(SUPERSEDED_KEY, mapping={"stock": 3, "crypto": 1})
+    assert main(["status"]) == 1  # no driver holds the scheduler lease here
+    out = capsys.readouterr().out.split("\ndata quality\n")[1]
+    assert "  crypto        4 quotes in the last hour, 75.0% validated" in out
+    assert "  stock         1 quotes in the last hour, 0.0% validated" in out
+    assert "  quarantine: 1 observations" in out
+    assert "dropped for their next scheduled run: crypto 1, stock 3" in out

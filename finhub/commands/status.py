@@ -78,6 +78,8 @@ def render(doc: dict[str, Any]) -> str:
             spent = ", ".join(f"{w['window']} {w['used']}/{w['limit']}" for w in p["windows"])
             lines.append(f"  {p['provider']:13} breaker {b['state']}{extra}; calls {spent or 'unlimited'}; "
                          f"429s {p['rate_limited']}" + ("" if p["enabled"] else " (off)"))
+    if doc["quality"] is not None:
+        lines += _quality(doc["quality"], doc["superseded_batches"])
     if not database["ok"]:
         lines.append(f"database: {database['problem']}")
     lines += ["", "asset warnings"]
@@ -96,3 +98,19 @@ def _warnings(doc: dict[str, Any]) -> list[str]:
                  for a in doc["assets"] or [] if a["freshness"] != "fresh"]
     warnings += [f"{s}: rejected by every provider: {reason}" for s, reason in (doc["rejected_symbols"] or {}).items()]
     return warnings
+
+
+def _quality(quality: dict[str, Any], superseded: dict[str, int] | None) -> list[str]:
+    """The ``data quality`` section: validated share of the last hour, quarantine, dropped batches."""
+    lines = ["", "data quality"]
+    for kind, figures in quality["last_hour"].items():
+        share = figures["validated_share"]
+        lines.append(f"  {kind:8} {figures['quotes']:6,} quotes in the last hour, "
+                     f"{'-' if share is None else f'{share:.1%}'} validated (cross-checked by a second provider)")
+    if not quality["last_hour"]:
+        lines.append("  no quote stored in the last hour")
+    lines.append(f"  quarantine: {quality['quarantined']:,} observations (finhub quarantine lists them)")
+    if superseded is not None:
+        lines.append("  throttled quote batches dropped for their next scheduled run: "
+                     + (", ".join(f"{k} {v:,}" for k, v in sorted(superseded.items())) or "none"))
+    return lines

@@ -74,6 +74,16 @@ def _provider_chain(value: list) -> str | None:
     return None
 
 
+#: What ``quota.priority`` may order: the purposes competing for a scarce provider besides live quotes.
+PRIORITY_PURPOSES = ("fallback", "validation", "spot_check", "history")
+
+
+def _purposes(value: list) -> str | None:
+    if any(v not in PRIORITY_PURPOSES for v in value) or len(set(value)) != len(value):
+        return f"must be a list of distinct purposes from {list(PRIORITY_PURPOSES)}, got {value!r}"
+    return None
+
+
 def _intervals(value: list) -> str | None:
     if not value or any(v not in BAR_INTERVALS for v in value) or len(set(value)) != len(value):
         return f"must be a non-empty list of distinct intervals from {list(BAR_INTERVALS)}, got {value!r}"
@@ -122,12 +132,12 @@ class ScheduleSettings:
     """How often each job runs, in seconds (cleanup runs daily at ``cleanup_at``)."""
 
     timezone: str = _setting("UTC", _timezone, doc="time zone of the scheduler's clock")
-    crypto_quotes: int = _setting(120, _positive, doc="seconds between crypto quote refreshes")
+    crypto_quotes: int = _setting(360, _positive, doc="seconds between crypto quote refreshes")
     stock_quotes: int = _setting(300, _positive, doc="seconds between stock quote refreshes")
     health: int = _setting(60, _positive, doc="seconds between provider/queue health checks")
     validation_sweep: int = _setting(600, _positive, doc="seconds between re-checks of single-source rows")
-    trending: int = _setting(900, _positive, doc="seconds between trending-crypto snapshots")
-    top_cryptos: int = _setting(1800, _positive, doc="seconds between top-crypto rankings")
+    trending: int = _setting(3600, _positive, doc="seconds between trending-crypto snapshots")
+    top_cryptos: int = _setting(21600, _positive, doc="seconds between top-crypto rankings")
     market_aggregation: int = _setting(1800, _positive, doc="seconds between daily-level/pivot updates")
     history: int = _setting(86400, _positive, doc="seconds between history bar refreshes")
     cleanup_at: str = _setting("00:00", _clock_time, doc="daily retention clean-up, HH:MM")
@@ -156,6 +166,22 @@ class QuotaSettings:
     validation: float = _setting(0.6, _share, doc="share cross-check calls may fill")
     spot_check: float = _setting(0.3, _share, doc="share routine spot checks and the sweep may fill")
     history: float = _setting(0.5, _share, doc="share history backfills may fill")
+    priority: list[str] = _setting([], _purposes,
+                                   doc="purposes in order (fallback, validation, spot_check, history): "
+                                       "each keeps its share from those after it")
+
+    def ceiling(self, purpose: str) -> float:
+        """The share of each window ``purpose`` may fill: its own share, or, when ``priority`` lists it,
+        what the purposes listed before it leave (each keeps its share from those after it)."""
+        if purpose not in self.priority:
+            return getattr(self, purpose)
+        before = self.priority[:self.priority.index(purpose)]
+        return round(1.0 - sum(getattr(self, p) for p in before), 9)
+
+    def __post_init__(self) -> None:
+        if self.priority and sum(getattr(self, p) for p in self.priority[:-1]) >= 1:
+            raise SettingsError("quota.priority", "the shares of all but the last purpose listed must leave "
+                                                  "room for the last (their sum below 1)")
 
 
 @dataclass(frozen=True)
@@ -169,15 +195,39 @@ class YahooSettings:
         per_second=3, per_minute=60, per_hour=1500, concurrency=2))
 
 
+#: CoinGecko's plans as its pricing and docs pages state them (checked 2026-12): keyless (the public API,
+#: per IP and shared with every neighbour, 5-15 calls a minute in practice, no published month), the free
+#: demo key (30 a minute, 10,000 calls a month) and pro (Basic, the smallest paid plan: 250 a minute,
+#: 100,000 a month; set ``providers.coingecko.quota`` to yours).
+COINGECKO_PLANS = {
+    "keyless": QuotaSettings(per_minute=5, min_spacing=1.0),
+    "demo": QuotaSettings(per_minute=30, per_month=10_000),
+    "pro": QuotaSettings(per_minute=250, per_month=100_000),
+}
+
+
 @dataclass(frozen=True)
 class CoinGeckoSettings:
+    """The quota's defaults follow the plan (keyless without a key, else ``plan``); a quota key set in
+    the file or the environment to another value than the keyless default replaces the plan's."""
+
     url: str | None = _setting(None, _http_url, doc="API base, e.g. http://127.0.0.1:8900/api/v3/")
     api_key: Secret | None = _setting(None, secret=True, doc="demo or pro key; keyless without")
     plan: Literal["demo", "pro"] = _setting("demo", doc="what kind of key api_key is")
     timeout: float = _setting(10.0, _positive, doc="seconds, hard limit per HTTP call")
     batch_size: int = _setting(250, _positive, doc="coin ids per simple/price call")
-    # Keyless: 5-15 calls/min per IP. A demo key: 30/min and 10,000 a month; pro: per plan.
-    quota: QuotaSettings = field(default_factory=lambda: QuotaSettings(per_minute=5, min_spacing=1.0))
+    quota: QuotaSettings = field(default_factory=lambda: COINGECKO_PLANS["keyless"])
+
+    @property
+    def effective_plan(self) -> str:
+        """``keyless`` without a key, else the key's plan."""
+        return self.plan if self.api_key else "keyless"
+
+    def __post_init__(self) -> None:
+        keyless, plan = COINGECKO_PLANS["keyless"], COINGECKO_PLANS[self.effective_plan]
+        chosen = {f.name: getattr(plan, f.name) for f in dataclasses.fields(QuotaSettings)
+                  if getattr(self.quota, f.name) == getattr(keyless, f.name)}
+        object.__setattr__(self, "quota", dataclasses.replace(self.quota, **chosen))
 
 
 @dataclass(frozen=True)
@@ -185,9 +235,11 @@ class AlphaVantageSettings:
     url: str | None = _setting(None, _http_url, doc="API base, e.g. http://127.0.0.1:8900/query")
     api_key: Secret | None = _setting(None, secret=True, doc="without one the provider is off")
     timeout: float = _setting(10.0, _positive, doc="seconds, hard limit per HTTP call")
-    # Free tier: 25 requests a day, about one a second.
+    # Free tier: 25 requests a day, about one a second. Scarce: with Yahoo down, stock fallback keeps 15
+    # of the 25 from cross-checks (5), spot checks (3) and history (2) (see docs/quotas.md).
     quota: QuotaSettings = field(default_factory=lambda: QuotaSettings(
-        per_second=1, per_minute=5, per_day=25, concurrency=1))
+        per_second=1, per_minute=5, per_day=25, concurrency=1, fallback=0.6, validation=0.2, spot_check=0.12,
+        history=0.08, priority=["fallback", "validation", "spot_check", "history"]))
 
 
 @dataclass(frozen=True)
@@ -205,7 +257,7 @@ class FallbackSettings:
     stock_quote: list[str] = _setting(["yahoo", "alphavantage"], _provider_chain)
     crypto_quote: list[str] = _setting(["coingecko", "yahoo", "alphavantage"], _provider_chain)
     stock_history: list[str] = _setting(["yahoo", "alphavantage"], _provider_chain)
-    crypto_history: list[str] = _setting(["coingecko", "yahoo"], _provider_chain)
+    crypto_history: list[str] = _setting(["yahoo", "coingecko"], _provider_chain)
 
 
 @dataclass(frozen=True)
@@ -252,6 +304,9 @@ class ValidationSettings:
     crosscheck_crypto: bool = _setting(True, doc="cross-check every crypto quote with a second provider")
     stock_spot_checks: int = _setting(1, _non_negative, doc="stocks cross-checked per quote batch (besides jumps)")
     assets: dict = _setting({}, doc="per-asset overrides: {SYMBOL = {tolerance_pct?, jump_pct?, heartbeat?}}")
+    crosscheck_wait: float = _setting(3.0, _non_negative,
+                                      doc="seconds a batch's cross-checks wait, in all, for a provider's budget "
+                                          "to have room")
 
     def __post_init__(self) -> None:
         for kind in ("stock", "crypto"):

@@ -48,12 +48,17 @@ def trading_day(timestamps: pd.Series, asset_type: AssetType) -> pd.Series:
 
 
 def daily_levels(prices: pd.DataFrame, asset_type: AssetType) -> pd.DataFrame:
-    """OHLC per day from ``prices`` (columns timestamp, price, and optional open/high/low).
+    """OHLC per day from ``prices`` (columns timestamp, price, and optional interval, open/high/low).
 
-    Rows carrying their own open/high/low (bars) contribute them; quotes contribute their price.
+    Only real OHLC and quotes make levels: rows carrying their own open/high/low (bars) contribute
+    them, quotes contribute their price; a bar without a high and a low (CoinGecko's history serves
+    close-only points) is left out, so a day backed only by such points gets no levels rather than
+    flat ones (open = high = low = close) and meaningless pivots.
     Returns one row per day, indexed by date, with open, high, low, close and the pivots for the
     *next* day (pp, r1, r2, s1, s2), computed from that day.
     """
+    if "interval" in prices:
+        prices = prices[(prices["interval"] == "quote") | (prices["high"].notna() & prices["low"].notna())]
     if prices.empty:
         return pd.DataFrame(columns=["open", "high", "low", "close", "pp", "r1", "r2", "s1", "s2"])
     frame = prices.sort_values("timestamp").assign(day=trading_day(prices["timestamp"], asset_type))

@@ -21,13 +21,14 @@ store: the quote is judged alone, so it is stored single-source unless something
 from __future__ import annotations
 
 import math
+import time
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
 from finhub.logs import get_logger
 from finhub.model import Asset, AssetType, Observation
-from finhub.planner.fallback import fetch_quotes
+from finhub.planner.fallback import DEFAULT_RETRY_AFTER, fetch_quotes
 from finhub.planner.quota import Purpose
 from finhub.runtime.context import Context
 from finhub.storage import latest_prices, single_source_rows, store_judged
@@ -40,6 +41,8 @@ log = get_logger(__name__)
 SPOT_CHECKED_KEY = "finhub:validation:spot_checked"
 #: How far back the sweep looks for single-source rows.
 SWEEP_WINDOW = timedelta(hours=1)
+#: Seconds between two tries for a concurrency slot taken by a call in flight (calls take ~10-100 ms).
+SLOT_POLL = 0.05
 #: Market times this close are one moment: the sweep moves a row only on disagreement within it.
 SAME_MOMENT = timedelta(minutes=2)
 
@@ -57,8 +60,9 @@ def validate_batch(ctx: Context, observations: Iterable[Observation], now: datet
              if s in last_good and _is_jump(o.price, last_good[s].price, policy.limits(s, o.asset_type).jump)}
     wanted, spot = _to_crosscheck(ctx, primaries, jumps, now)
     observed = {symbol: [primary] for symbol, primary in primaries.items()}
-    _add(observed, _more_opinions(ctx, [observed[s] for s in wanted]))
-    _add(observed, _more_opinions(ctx, [observed[s] for s in spot], Purpose.SPOT_CHECK))
+    until = time.monotonic() + ctx.settings.validation.crosscheck_wait  # one bound for the whole batch
+    _add(observed, _more_opinions(ctx, [observed[s] for s in wanted], until))
+    _add(observed, _more_opinions(ctx, [observed[s] for s in spot], until, Purpose.SPOT_CHECK))
     checked = [s for s in spot if len(observed[s]) > 1]  # a refused check keeps its place in the rotation
     if checked:  # microseconds apart, in the order checked, so ties never favour the same symbols
         ctx.redis.zadd(SPOT_CHECKED_KEY, {s: now.timestamp() + i / 1e6 for i, s in enumerate(checked)})
@@ -70,7 +74,7 @@ def validate_batch(ctx: Context, observations: Iterable[Observation], now: datet
     verdicts = {symbol: judge(symbol) for symbol in primaries}
     # Two sources disagree: a third one, when the chain has one within budget, breaks the tie.
     disputed = [s for s, d in verdicts.items() if d.reason == Reason.DISAGREEMENT]
-    _add(observed, _more_opinions(ctx, [observed[s] for s in disputed]))
+    _add(observed, _more_opinions(ctx, [observed[s] for s in disputed], until))
     verdicts.update((s, judge(s)) for s in disputed)
     decisions = list(verdicts.values())
     for d in decisions:
@@ -100,7 +104,8 @@ def sweep(ctx: Context, now: datetime | None = None) -> Counter:
     current = {s: o for s, o in primaries.items()
                if o.timestamp >= stale_before(o.asset_type, now, policy.limits(s, o.asset_type).heartbeat)}
     observed = {symbol: [primary] for symbol, primary in current.items()}
-    _add(observed, _more_opinions(ctx, list(observed.values()), Purpose.SPOT_CHECK))
+    until = time.monotonic() + ctx.settings.validation.crosscheck_wait
+    _add(observed, _more_opinions(ctx, list(observed.values()), until, Purpose.SPOT_CHECK))
 
     def judge(symbol: str) -> Decision:
         return decide(observed[symbol], primary=current[symbol].provider, now=now, policy=policy)
@@ -111,7 +116,7 @@ def sweep(ctx: Context, now: datetime | None = None) -> Counter:
     checked = [s for s, group in observed.items() if len(group) > 1]
     verdicts = {s: judge(s) for s in checked}
     disputed = [s for s, d in verdicts.items() if d.reason == Reason.DISAGREEMENT and same_moment(s)]
-    _add(observed, _more_opinions(ctx, [observed[s] for s in disputed], Purpose.SPOT_CHECK))
+    _add(observed, _more_opinions(ctx, [observed[s] for s in disputed], until, Purpose.SPOT_CHECK))
     verdicts.update((s, judge(s)) for s in disputed)
     upgraded = [price_row(d) for s, d in verdicts.items()
                 if d.status == Status.VALIDATED and d.provider == current[s].provider]
@@ -129,13 +134,18 @@ def counts(decisions: Sequence[Decision]) -> str:
 
 
 def price_row(d: Decision) -> dict:
-    """The history row of a decision that stores a value, with its provenance."""
+    """The history row of a decision that stores a value, with its provenance: on a validated row
+    whose sources disagreed, the source outvoted and its price (``outlier_source``, ``outlier_price``)."""
     o = d.stored
     assert o is not None, "only a decision that stores a value has a history row"
+    outvoted = [p for p, reason in d.rejected if reason == Reason.DISAGREEMENT] if d.status == Status.VALIDATED else []
+    outlier = next((x for x in d.observations if outvoted and x.provider == outvoted[0]), None)
     return {"symbol": o.symbol, "asset_type": str(o.asset_type), "interval": o.interval, "timestamp": o.timestamp,
             "price": d.value, "open": o.open, "high": o.high, "low": o.low, "volume": o.volume,
             "market_cap": o.market_cap, "source": d.provider, "validation_status": str(d.status),
-            "sources": ",".join(d.sources), "max_deviation_pct": d.deviation_pct}
+            "sources": ",".join(d.sources), "max_deviation_pct": d.deviation_pct,
+            "outlier_source": outlier.provider if outlier else None,
+            "outlier_price": outlier.price if outlier else None}
 
 
 def quarantine_row(d: Decision) -> dict:
@@ -184,10 +194,11 @@ def _to_crosscheck(ctx: Context, primaries: Mapping[str, Observation], jumps: se
     return wanted, []
 
 
-def _more_opinions(ctx: Context, groups: Sequence[Sequence[Observation]],
+def _more_opinions(ctx: Context, groups: Sequence[Sequence[Observation]], until: float,
                    purpose: Purpose = Purpose.VALIDATION) -> dict[str, list[Observation]]:
     """One more quote per asset from the rest of its chain (the providers not in its group yet, the
-    primary first in the group), on ``purpose``'s budget, keyed by symbol."""
+    primary first in the group), on ``purpose``'s budget, keyed by symbol; a pause of the budget is
+    waited for until ``until`` (``time.monotonic()``)."""
     by_chain: dict[tuple[str, ...], list[Asset]] = {}
     for group in groups:
         primary = group[0]
@@ -201,13 +212,32 @@ def _more_opinions(ctx: Context, groups: Sequence[Sequence[Observation]],
             by_chain.setdefault(rest, []).append(ctx.universe[primary.symbol])
     more: dict[str, list[Observation]] = {}
     for others, assets in by_chain.items():
-        fetched = fetch_quotes(assets, others, ctx.providers, ctx.quotas, ctx.breakers, purpose=purpose)
-        if fetched.pending:
-            log.info("no further price within budget", symbols=[a.symbol for a in fetched.pending],
-                     why=fetched.skipped)
-        for o in fetched.observations:
+        for o in _fetch_waiting(ctx, assets, others, purpose, until):
             more.setdefault(o.symbol, []).append(o)
     return more
+
+
+def _fetch_waiting(ctx: Context, assets: list[Asset], chain: tuple[str, ...], purpose: Purpose,
+                   until: float) -> list[Observation]:
+    """Quotes for ``assets`` from ``chain`` on ``purpose``'s budget, waiting (as the quote path
+    re-queues) while the budget has room again before ``until`` (``time.monotonic()``): a per-second
+    window, the spacing or a busy slot taken by the quote call of the same second is a pause, not a
+    reason to store a price unchecked. A longer wait leaves the price single-source, for the sweep
+    to check later."""
+    observations: list[Observation] = []
+    while True:
+        fetched = fetch_quotes(assets, chain, ctx.providers, ctx.quotas, ctx.breakers, purpose=purpose)
+        observations += fetched.observations
+        if not fetched.pending:
+            return observations
+        wait = SLOT_POLL if fetched.busy else (
+            fetched.retry_after if fetched.retry_after is not None else DEFAULT_RETRY_AFTER)
+        if not fetched.throttled or time.monotonic() + wait > until:
+            log.info("no further price within budget", symbols=[a.symbol for a in fetched.pending],
+                     why=fetched.skipped)
+            return observations
+        time.sleep(wait)
+        assets = fetched.pending
 
 
 def _add(observed: dict[str, list[Observation]], more: Mapping[str, list[Observation]]) -> None:

@@ -8,7 +8,7 @@ from finhub.planner.capacity import TOP_CRYPTOS
 from finhub.planner.quota import Purpose, Reservation
 from finhub.runtime.context import Context
 from finhub.storage import store_snapshot
-from providers.base import RetryLater, Unavailable
+from providers.base import BudgetRefused, RetryLater, Unavailable
 
 
 def snapshot_rankings(ctx: Context, kind: str, snapshot_at: datetime) -> int | Reservation:
@@ -19,11 +19,11 @@ def snapshot_rankings(ctx: Context, kind: str, snapshot_at: datetime) -> int | R
     provider = ctx.providers.get("coingecko")
     if provider is None or not ctx.breakers.allow("coingecko"):
         raise Unavailable("coingecko", "breaker open")
-    reservation = ctx.quotas.reserve("coingecko", Purpose.QUOTES, 1 if kind == "trending" else -(-TOP_CRYPTOS // 250))
-    if not reservation:
-        return reservation
     try:
-        coins = provider.top_cryptos(TOP_CRYPTOS) if kind == "top" else provider.trending()
+        with ctx.quotas.metered("coingecko", Purpose.QUOTES):
+            coins = provider.top_cryptos(TOP_CRYPTOS) if kind == "top" else provider.trending()
+    except BudgetRefused as exc:
+        return Reservation(False, exc.retry_after or 0.0, exc.window)
     except RetryLater as exc:
         ctx.breakers.record_failure("coingecko", str(exc))
         raise

@@ -62,12 +62,23 @@ class Demand:
         return self.calls * runs_per_day * max(1.0, seconds / 86400 * self.days_per_month / 30)
 
 
+#: Every window but the month: the month only warns (``finhub plan --strict`` refuses it).
+SHORT_WINDOWS = tuple(w for w in WINDOW_SECONDS if w != "per_month")
+#: What ``plan`` calls each purpose a priority order lists.
+PURPOSE_NAMES = {"fallback": "stock fallback", "validation": "cross-checks", "spot_check": "spot checks",
+                 "history": "history"}
+
+
 @dataclass
 class ProviderPlan:
     provider: str
     quota: QuotaSettings
     demands: list[Demand] = field(default_factory=list)
     fallback: list[tuple[str, float]] = field(default_factory=list)  # (kind, share of refreshes served)
+    #: the provider's plan, where it has several (CoinGecko: keyless, demo, pro)
+    plan: str = ""
+    #: the providers whose chains fall back to this one
+    backs_up: set[str] = field(default_factory=set)
 
     def total(self, window: str) -> float:
         return sum(d.per(window) for d in self.demands)
@@ -75,10 +86,11 @@ class ProviderPlan:
     def used_by(self, purpose: Purpose, window: str) -> float:
         return sum(d.per(window) for d in self.demands if d.purpose == purpose)
 
-    def problems(self) -> list[str]:
-        """Why the schedule does not fit this provider (empty when it fits)."""
+    def problems(self, windows: tuple[str, ...] = SHORT_WINDOWS) -> list[str]:
+        """Why the schedule does not fit this provider in ``windows`` (empty when it fits); the month
+        is :meth:`month_problems`."""
         found = []
-        for window in WINDOW_SECONDS:
+        for window in windows:
             limit = getattr(self.quota, window)
             if not limit:
                 continue
@@ -86,11 +98,41 @@ class ProviderPlan:
                 found.append(f"needs {self.total(window):,.1f} calls {window.replace('_', ' ')}, quota is {limit:,}")
                 continue
             for purpose in Purpose:
-                ceiling = max(1, int(limit * getattr(self.quota, purpose.value)))
+                ceiling = max(1, int(limit * self.quota.ceiling(purpose.value)))
                 if self.used_by(purpose, window) > ceiling:
                     found.append(f"{purpose} needs {self.used_by(purpose, window):,.1f} calls "
                                  f"{window.replace('_', ' ')}, its share is {ceiling:,}")
         return found
+
+    def month_problems(self) -> list[str]:
+        """Why the schedule does not fit this provider's month (30 days)."""
+        return self.problems(("per_month",))
+
+    def month_line(self) -> str:
+        """The calls the schedule needs in 30 days against the monthly limit, if any."""
+        need, limit = self.total("per_month"), self.quota.per_month
+        plan = f" ({self.plan} plan)" if self.plan else ""
+        if not limit:
+            return f"month: needs {need:,.0f} calls; no monthly limit{plan}"
+        return f"month: needs {need:,.0f} of {limit:,} calls{plan}, {1 - need / limit:.0%} headroom"
+
+    def priority_line(self) -> str | None:
+        """How a scarce provider's budget is split between the purposes of ``quota.priority`` while
+        the providers it backs up are down and every purpose wants more than it gets."""
+        order = self.quota.priority
+        window = next((w for w in ("per_day", "per_month", "per_hour", "per_minute") if getattr(self.quota, w)), None)
+        if not order or window is None or not self.backs_up:
+            return None
+        limit = getattr(self.quota, window)
+        parts = []
+        for i, purpose in enumerate(order):
+            most = max(1, int(limit * self.quota.ceiling(purpose)))
+            kept = most if i == len(order) - 1 else int(limit * getattr(self.quota, purpose))
+            name = PURPOSE_NAMES.get(purpose, purpose)
+            parts.append(f"{name} at most {most}/{limit}" if i == len(order) - 1
+                         else f"{name} {kept}/{limit} kept (at most {most})")
+        return (f"with {' or '.join(sorted(self.backs_up))} down: " + ", ".join(parts)
+                + f" {window.replace('per_', 'a ')}")
 
     def coverage(self, demand: Demand) -> float:
         """Share of ``demand`` this provider's budget for its purpose could serve (0..1)."""
@@ -98,7 +140,7 @@ class ProviderPlan:
         for window in WINDOW_SECONDS:
             limit = getattr(self.quota, window)
             if limit and demand.per(window):
-                ceiling = limit * getattr(self.quota, demand.purpose.value)
+                ceiling = limit * self.quota.ceiling(demand.purpose.value)
                 share = min(share, ceiling / demand.per(window))
         return share
 
@@ -121,7 +163,12 @@ class Plan:
 
     @property
     def fits(self) -> bool:
+        """Every window shorter than a month fits."""
         return not any(p.problems() for p in self.providers.values())
+
+    @property
+    def fits_month(self) -> bool:
+        return not any(p.month_problems() for p in self.providers.values())
 
 
 def _enabled(settings: Settings) -> set[str]:
@@ -147,6 +194,8 @@ def build_plan(settings: Settings, universe: Universe) -> Plan:
     """The calls the configured schedule needs from each enabled provider."""
     enabled = _enabled(settings)
     plans = {name: ProviderPlan(name, BY_NAME[name].quota(settings)) for name in sorted(enabled)}
+    if "coingecko" in plans:
+        plans["coingecko"].plan = settings.providers.coingecko.effective_plan
     schedule, chains = settings.schedule, settings.fallback
     stocks, cryptos = universe.stocks, universe.cryptos
 
@@ -169,13 +218,15 @@ def build_plan(settings: Settings, universe: Universe) -> Plan:
         hours = MARKET_HOURS if kind == "stock_quote" else {}
         add(job, primary, Purpose.QUOTES, calls(primary, assets), every, **hours)
         for fallback in others:
+            plans[fallback].backs_up.add(primary)
             need = Demand(job, fallback, Purpose.FALLBACK, calls(fallback, assets), every, **hours)
             plans[fallback].fallback.append((f"{kind} for {primary}", plans[fallback].coverage(need)))
         if kind == "crypto_quote" and others:  # every crypto quote is cross-checked by a second source
             add("validation", others[0], Purpose.VALIDATION, calls(others[0], assets), every)
         if kind == "stock_quote" and "alphavantage" in others:  # spot checks fill their share
             quota = plans["alphavantage"].quota
-            add("validation", "alphavantage", Purpose.SPOT_CHECK, int(quota.per_day * quota.spot_check), 86400)
+            spot_checks = int(quota.per_day * quota.ceiling(Purpose.SPOT_CHECK))
+            add("validation", "alphavantage", Purpose.SPOT_CHECK, spot_checks, 86400)
 
     intraday = [i for i in settings.history.intervals if i in INTRADAY]
     for kind, assets in (("stock_history", stocks), ("crypto_history", cryptos)):
@@ -214,10 +265,18 @@ def render(plan: Plan) -> str:
             for w in windows))
         for kind, share in p.fallback:
             lines.append(f"  fallback: {kind}: its budget serves {share:.1%} of refreshes while that is down")
+        priority = p.priority_line()
+        if priority:
+            lines.append(f"  priority: {priority}")
         lines += [f"  note: {n}" for n in p.notes()]
-        problems = p.problems()
+        lines.append(f"  {p.month_line()}")
+        problems, month = p.problems(), p.month_problems()
         lines.append("  verdict: " + ("fits" if not problems else "DOES NOT FIT: " + "; ".join(problems)))
+        if month:
+            lines.append("  WARNING: the month does not fit: " + "; ".join(month))
         lines.append("")
-    lines.append("overall: the schedule fits every quota" if plan.fits
+    lines.append("overall: the schedule fits every quota" if plan.fits and plan.fits_month
+                 else "overall: the schedule fits every quota but a month (finhub plan --strict refuses it)"
+                 if plan.fits
                  else "overall: the schedule DOES NOT FIT; lengthen intervals, shrink the universe or raise quotas")
     return "\n".join(lines)

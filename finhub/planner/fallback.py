@@ -17,7 +17,7 @@ from finhub.model import Asset, Observation
 from finhub.planner.breaker import Breakers
 from finhub.planner.quota import Purpose, Quotas
 from providers import _http
-from providers.base import Provider, ProviderError, Quotes, RateLimited, RetryLater
+from providers.base import BudgetRefused, Provider, ProviderError, Quotes, RateLimited, RetryLater
 
 log = get_logger(__name__)
 
@@ -48,6 +48,8 @@ class Fetched:
     throttled: bool = False
     #: a provider asked for a short pause (see PAUSE_WINDOWS): the rest of the chain was not asked
     paused: bool = False
+    #: the pause is a busy concurrency slot: free again as soon as a call in flight ends
+    busy: bool = False
 
     def wait(self, seconds: float | None) -> None:
         seconds = DEFAULT_RETRY_AFTER if seconds is None else max(seconds, 0.1)
@@ -115,24 +117,28 @@ def _ask(provider: Provider, assets: list[Asset], purpose: Purpose, quotas: Quot
         with quotas.slot(name) as held:
             if not held:
                 result.skipped[name], result.throttled, result.paused = "concurrency limit", True, True
+                result.busy = True
                 result.wait(1.0)
                 return settled, left
-            reservation = quotas.reserve(name, purpose, provider.calls_for(len(batch)))
-            if not reservation:
-                result.skipped[name], result.throttled = f"{purpose} budget spent ({reservation.window})", True
-                result.paused = reservation.window in PAUSE_WINDOWS
-                result.wait(reservation.retry_after)
-                return settled, left
+            refused: BudgetRefused | None = None
             try:
-                quotes = call(provider, batch) if call else provider.quotes(batch)
+                with quotas.metered(name, purpose):
+                    quotes = call(provider, batch) if call else provider.quotes(batch)
+            except BudgetRefused as exc:
+                failure, refused = None, exc
             except ProviderError as exc:
-                failure: ProviderError | None = exc
+                failure = exc
             except Exception as exc:  # noqa: BLE001 - an adapter let a library error through: classify it
                 failure = _http.from_exception(name, exc)
                 log.warning("unclassified provider error (classified here)", provider=name,
                             exception=type(exc).__name__, error=str(failure))
             else:
                 failure = None
+            if refused is not None:  # the budget refused a request: nothing more was sent
+                result.skipped[name], result.throttled = f"{purpose} budget spent ({refused.window})", True
+                result.paused = refused.window in PAUSE_WINDOWS
+                result.wait(refused.retry_after)
+                return settled, left
             if isinstance(failure, RateLimited):
                 quotas.record_rate_limited(name)
             if isinstance(failure, RetryLater):

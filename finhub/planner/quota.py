@@ -1,6 +1,8 @@
 """Provider call budgets shared by every worker process, kept in Redis.
 
-Before any provider call a worker reserves it with :meth:`Quotas.reserve`. The reservation is
+Before any request to a provider a worker reserves it with :meth:`Quotas.reserve`: around a call
+of a client library :meth:`Quotas.metered` makes the provider's transport reserve each request the
+library sends (see :mod:`providers.metering`). The reservation is
 checked against every window of the provider (per second … per 30 days, plus the minimum spacing)
 in ONE atomic Redis evaluation by pyrate-limiter's ``RedisBucket``: its Lua script counts each
 window over one sorted set of call timestamps and inserts only when all of them have room. A
@@ -32,7 +34,7 @@ import socket
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -44,6 +46,7 @@ from redis import Redis
 from redis.exceptions import NoScriptError
 
 from finhub.config import QuotaSettings, Settings
+from providers.metering import Budget, budget
 from providers.registry import PROVIDERS
 
 #: Redis key prefix of the call logs and concurrency slots.
@@ -107,7 +110,7 @@ def counted_ms(ms: float, time_scale: float = 1.0) -> int:
 
 def purpose_rates(quota: QuotaSettings, purpose: Purpose, time_scale: float = 1.0) -> list[Rate]:
     """The windows of ``quota`` scaled to ``purpose``'s ceiling (at least one call each)."""
-    share = getattr(quota, purpose.value)
+    share = quota.ceiling(purpose.value)
     rates = [
         Rate(max(1, int(limit * share)), counted_ms(WINDOWS_MS[name], time_scale))
         for name in WINDOWS_MS
@@ -222,6 +225,17 @@ class Quotas:
             wait_ms = newest[0][1] + failing.interval - now_ms + 1 if newest and failing else 1
         window = self._window(failing.interval) if failing else "min_spacing"
         return Reservation(False, retry_after=wait_ms / 1000, window=window)
+
+    def metered(self, provider: str, purpose: Purpose | str) -> AbstractContextManager[Budget]:
+        """Every request to ``provider`` sent inside (in this thread) reserved first, one by one, on
+        ``purpose``'s budget; a refused one raises BudgetRefused inside the client library's call."""
+        return budget(provider, lambda: self.reserve(provider, purpose), lambda: self.release(provider))
+
+    def release(self, provider: str) -> None:
+        """Hand back the newest reservation of ``provider``: a request that never reached it (no
+        connection). Reservations are interchangeable; the newest is this one or one a few
+        milliseconds younger, which changes no window's count for longer than that."""
+        self.redis.zpopmax(f"{KEY_PREFIX}:{provider}:calls")
 
     def room(self, provider: str, purpose: Purpose | str) -> list[Room]:
         """Every window ``purpose``'s reservations of ``provider`` check, with the calls it takes now,

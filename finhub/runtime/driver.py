@@ -327,7 +327,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     plan = build_plan(settings, ctx.universe)
     log.info("call plan\n" + render(plan))
-    if not plan.fits:
+    if not plan.fits or not plan.fits_month:
         log.warning("the schedule does not fit the providers' quotas: see `python -m finhub plan`")
         if args.strict:
             return 2

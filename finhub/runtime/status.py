@@ -11,7 +11,7 @@ they were built.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import redis as redis_lib
@@ -19,7 +19,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from finhub.config.secrets import redact_url, strip_secrets
-from finhub.jobs.quotes import BAD_SYMBOLS_KEY
+from finhub.jobs.quotes import BAD_SYMBOLS_KEY, SUPERSEDED_KEY
 from finhub.model import Asset
 from finhub.runtime.context import Context
 from finhub.runtime.health import (
@@ -34,6 +34,7 @@ from finhub.runtime.health import (
 from finhub.runtime.lease import LEASE_KEY
 from finhub.storage import latest_prices
 from finhub.storage.counts import history_counts
+from finhub.storage.quality import quarantine_count, validated_share, validation_counts
 from providers.registry import BY_NAME
 
 #: Freshness of an asset's newest quote, in the order the page lists them (stale first).
@@ -52,13 +53,25 @@ def iso(moment: datetime | None) -> str | None:
 HistoryCounts = dict[tuple[str, str], tuple[int, datetime | None]]
 
 
+def quality_figures(engine, now: datetime | None = None) -> dict[str, Any]:
+    """How well checked the data is: per asset type the quotes written in the last hour and their
+    validated share, and the quarantine's size."""
+    counts = validation_counts(engine, (now or datetime.now(UTC)) - timedelta(hours=1))
+    return {"last_hour": {kind: {"quotes": sum(c.values()), "validated_share": validated_share(c)}
+                          for kind, c in sorted(counts.items())},
+            "quarantined": quarantine_count(engine)}
+
+
 def status_document(ctx: Context, now: datetime | None = None,
-                    counts: Callable[[], HistoryCounts] | None = None) -> dict[str, Any]:
-    """Queues, workers, scheduler, jobs, providers, stored history and the freshness of every active
-    asset, with the list of what needs attention. ``counts`` gives the history's row counts (default:
-    counted now; the web process passes a recent count)."""
+                    counts: Callable[[], HistoryCounts] | None = None,
+                    quality: Callable[[], dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Queues, workers, scheduler, jobs, providers, stored history, data quality and the freshness of
+    every active asset, with the list of what needs attention. ``counts`` and ``quality`` give the
+    history's row counts and :func:`quality_figures` (default: counted now; the web process passes
+    recent counts)."""
     now = now or datetime.now(UTC)
     count = counts or (lambda: history_counts(ctx.engine))
+    measure = quality or (lambda: quality_figures(ctx.engine, now))
     doc: dict[str, Any] = {"generated_at": iso(now)}
     doc["redis"] = _service(redact_url(ctx.redis_url) if ctx.redis_url else None, redis_problem(ctx))
     doc["database"] = _service(str(ctx.settings.database_url or ctx.settings.database), database_problem(ctx))
@@ -72,6 +85,8 @@ def status_document(ctx: Context, now: datetime | None = None,
     doc["history"] = _read(doc["database"], lambda c, n: _history(count()), ctx, now, DB_ERRORS) if db_ok else None
     doc["assets"] = _read(doc["database"], _assets, ctx, now, DB_ERRORS) if db_ok else None
     doc["quotes"] = _quote_counts(doc["assets"]) if doc["assets"] is not None else None
+    doc["quality"] = _read(doc["database"], lambda c, n: measure(), ctx, now, DB_ERRORS) if db_ok else None
+    doc["superseded_batches"] = _read(doc["redis"], _superseded, ctx, now) if doc["redis"]["ok"] else None
     doc["universe"] = {"stocks": len(ctx.universe.stocks), "cryptos": len(ctx.universe.cryptos)}
     doc["notices"] = [{"symbol": s, "notice": n} for s, n in ctx.universe.notices]
     doc["attention"] = attention(doc)
@@ -117,6 +132,12 @@ def _read(service: dict, read: Callable[[Context, datetime], Any], ctx: Context,
 def _queues(ctx: Context, now: datetime) -> dict[str, dict[str, int]]:
     live = live_consumers(ctx.redis)
     return {q: {**depths, "live_workers": live.get(q, 0)} for q, depths in queue_depths(ctx.redis).items()}
+
+
+def _superseded(ctx: Context, now: datetime) -> dict[str, int]:
+    """Throttled quote batches dropped for their job's next run, per job."""
+    dropped: dict[str, str] = ctx.redis.hgetall(SUPERSEDED_KEY)  # type: ignore[assignment]  # decode_responses=True
+    return {job: int(n) for job, n in dropped.items()}
 
 
 def _scheduler(ctx: Context, now: datetime) -> dict[str, Any]:

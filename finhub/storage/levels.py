@@ -18,13 +18,14 @@ DAILY_INTERVALS = ("quote", "1h", "1d")
 
 def prices_since(engine: Engine, symbol: str, since: datetime | None) -> pd.DataFrame:
     """``symbol``'s quotes and intraday/daily bars from ``since`` on (all when None), oldest first."""
-    query = select(prices.c.timestamp, prices.c.price, prices.c.open, prices.c.high, prices.c.low).where(
+    query = select(prices.c.timestamp, prices.c.interval, prices.c.price, prices.c.open, prices.c.high,
+                   prices.c.low).where(
         prices.c.symbol == symbol, prices.c.interval.in_(DAILY_INTERVALS)).order_by(prices.c.timestamp)
     if since is not None:
         query = query.where(prices.c.timestamp >= since)
     with engine.connect() as connection:
         rows = connection.execute(query).all()
-    return pd.DataFrame(rows, columns=["timestamp", "price", "open", "high", "low"])
+    return pd.DataFrame(rows, columns=["timestamp", "interval", "price", "open", "high", "low"])
 
 
 def upsert_levels(engine: Engine, symbol: str, asset_type: str, levels: pd.DataFrame) -> int:

@@ -91,6 +91,9 @@ def _values() -> list[Column]:
             Column("validation_status", String(16), nullable=False),
             Column("sources", String(100), nullable=False),
             Column("max_deviation_pct", Float),
+            # migration 0006: on a validated row whose sources disagreed, the one set aside and its price
+            Column("outlier_source", String(20)),
+            Column("outlier_price", Float),
             Column("created_at", UTCDateTime(), nullable=False),
             Column("updated_at", UTCDateTime(), nullable=False)]
 
@@ -131,7 +134,8 @@ quarantine = Table(
 
 #: Columns a caller supplies for a price row (the rest are filled in on write).
 PRICE_FIELDS = ("symbol", "asset_type", "interval", "timestamp", "price", "open", "high", "low", "volume",
-                "market_cap", "source", "validation_status", "sources", "max_deviation_pct")
+                "market_cap", "source", "validation_status", "sources", "max_deviation_pct", "outlier_source",
+                "outlier_price")
 
 
 def _ranking(name: str) -> Table:

@@ -28,7 +28,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from finhub.config import Settings
 from finhub.config.secrets import strip_secrets
 from finhub.runtime.context import Context
-from finhub.runtime.status import DB_ERRORS, REDIS_ERRORS, iso, readiness, redis_section, status_document
+from finhub.runtime.status import (
+    DB_ERRORS,
+    REDIS_ERRORS,
+    iso,
+    quality_figures,
+    readiness,
+    redis_section,
+    status_document,
+)
 from finhub.storage import latest_prices, recent_quarantined
 from finhub.storage.counts import history_counts, quarantine_counts
 from finhub.web import dashboard, history
@@ -99,7 +107,8 @@ def create_app(settings: Settings, redis_url: str, loopback: bool = True, shared
     counts = Recounted(lambda: history_counts(ctx.engine))
     quarantined = Recounted(lambda: quarantine_counts(ctx.engine))
 
-    document = Shared(lambda: status_document(ctx, counts=counts), shared_for)
+    quality = Recounted(lambda: quality_figures(ctx.engine))
+    document = Shared(lambda: status_document(ctx, counts=counts, quality=quality), shared_for)
     # No /docs or /redoc: FastAPI's pages load their scripts from a CDN; /openapi.json is the reference.
     app = FastAPI(title="finhub", version="1", docs_url=None, redoc_url=None,
                   description="finhub's operator API: status, queues, jobs, providers, workers, prices, quarantine; "

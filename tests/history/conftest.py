@@ -31,7 +31,11 @@ def env(tmp_path, sandbox, redis_db, monkeypatch):
     sandbox.reset()
     for name in [n for n in os.environ if n.startswith("FINHUB_")]:
         monkeypatch.delenv(name)
-    values = {**sandbox.env(), "FINHUB_REDIS_URL": f"redis://127.0.0.1:6379/{PLANNER_DB}",
+    # The backfill tests count CoinGecko's history calls for the cryptos: the chain they were written for
+    # (the default asks Yahoo first: test_workers.py's first test runs with it).
+    config = tmp_path / "finhub.toml"
+    config.write_text('[fallback]\ncrypto_history = ["coingecko", "yahoo"]\n')
+    values = {**sandbox.env(), "FINHUB_CONFIG": str(config), "FINHUB_REDIS_URL": f"redis://127.0.0.1:6379/{PLANNER_DB}",
               "FINHUB_DATA_DIR": str(tmp_path / "var"), "FINHUB_LOG_LEVEL": "WARNING",
               "FINHUB_DATABASE_URL": f"sqlite:///{tmp_path}/finhub.db",
               # CoinGecko's keyless 5 a minute would make every test wait: quotas have tests of their own.

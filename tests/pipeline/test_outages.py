@@ -203,6 +203,8 @@ def test_a_redis_restart_mid_run_loses_no_message_and_the_pipeline_resumes(env, 
     broker = make_broker(server.url)
     try:
         assert wait_for(lambda: newest() is not None, 60), "nothing stored before the restart"
+        # BTC's price is the markers' (a crypto batch is stored once its cross-check is in: maybe after the stocks)
+        assert wait_for(lambda: rows("SELECT price FROM assets_assetpriceshistoric WHERE symbol = 'BTC'"), 30)
         import dramatiq
 
         @dramatiq.actor(broker=broker, queue_name="validation", actor_name="validate_and_store")

@@ -4,16 +4,18 @@ Budgets and breakers read one fake clock, which stands still unless a test steps
 cool-down never passes by accident on a slow machine.
 """
 
+import dataclasses
 from datetime import UTC, datetime
 
 import pytest
 
-from finhub.config import BreakerSettings, QuotaSettings
+from finhub.config import BreakerSettings, QuotaSettings, load_settings
 from finhub.model import Observation
 from finhub.planner.breaker import Breakers, State
 from finhub.planner.fallback import fetch_quotes
 from finhub.planner.quota import ARRIVAL_MARGIN_MS, Purpose, Quotas
 from finhub.universe import build_universe
+from providers import metering
 from providers.base import BadSymbol, Provider, Quotes, RateLimited, Unavailable
 from tests.clock import FakeClock
 from tests.planner.helpers import used
@@ -36,6 +38,7 @@ class Scripted(Provider):
         return self.serves_symbols is None or asset.symbol in self.serves_symbols
 
     def quote_batch(self, assets):
+        metering.admit(self.name)  # one request a call, reserved as the metered transports do
         self.calls += 1
         if self.fail:
             raise self.fail
@@ -149,3 +152,54 @@ def test_a_short_pause_of_the_primary_spares_the_fallback_budget(redis_client, c
     clock.advance(got.retry_after)  # coming back when told, the primary answers again
     assert fetch_quotes(cryptos, ["coingecko", "alphavantage"], providers, quotas, breakers).observations
     assert (coingecko.calls, av.calls) == (2, 0)
+
+
+@pytest.mark.parametrize("priority, validation, fallback_at_least, crosschecks_at_most", [
+    (None, None, 15, 10),                                      # the default: stock fallback first
+    (["validation", "fallback"], 0.4, 0, 25),                  # cross-checks first: they keep 10
+])
+def test_alpha_vantage_priority_between_stock_fallback_and_cross_checks_with_yahoo_down(
+        redis_client, clock, priority, validation, fallback_at_least, crosschecks_at_most):
+    """Yahoo down for a day: the crypto cross-checks it served go to Alpha Vantage every 2 minutes from
+    midnight, the stock quotes fall back there once NYSE opens; its 25 calls are split by the order."""
+    av_quota = load_settings(environ={}).providers.alphavantage.quota
+    if priority:
+        av_quota = dataclasses.replace(av_quota, priority=priority, validation=validation)
+    quotas = Quotas(redis_client, {"yahoo": QuotaSettings(), "alphavantage": av_quota}, clock=clock)
+    breakers = Breakers(redis_client, BreakerSettings(failures=2, cooldown=600), clock=clock)
+    providers = {"yahoo": Scripted("yahoo", 50, fail=Unavailable("yahoo", "HTTP 503")),
+                 "alphavantage": Scripted("alphavantage", 1)}
+    served = {"fallback": 0, "validation": 0}
+    for minute in range(0, 24 * 60, 2):
+        clock.advance(60)
+        served["validation"] += len(fetch_quotes([UNIVERSE["BTC"]], ["yahoo", "alphavantage"], providers, quotas,
+                                                 breakers, purpose=Purpose.VALIDATION).observations)
+        clock.advance(60)
+        if minute >= 14 * 60 + 30:  # NYSE open
+            served["fallback"] += len(fetch_quotes(STOCKS[:1], ["yahoo", "alphavantage"], providers, quotas,
+                                                   breakers).observations)
+    assert sum(served.values()) == 25 == used(quotas, "alphavantage", "per_day")
+    assert served["fallback"] >= fallback_at_least and served["validation"] <= crosschecks_at_most
+    if priority:  # the cross-checks came first and may take it all
+        assert served["fallback"] == 0
+
+
+def test_requests_that_never_connect_are_handed_back_and_open_the_breaker_at_once(redis_client, clock):
+    """Offline (nothing listens): CoinGecko's 5 a minute are not spent on connections that never
+    happened, so the breaker sees its 5 failures in as many calls rather than after a minute."""
+    import socket
+
+    from providers.coingecko import CoinGeckoProvider
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]  # free once closed: a refused connection
+    coingecko = CoinGeckoProvider(f"http://127.0.0.1:{closed}/api/v3/", timeout=1.0)
+    quotas = Quotas(redis_client, {"coingecko": QuotaSettings(per_minute=5, min_spacing=1.0)}, clock=clock)
+    breakers = Breakers(redis_client, BreakerSettings(failures=5, cooldown=60), clock=clock)
+    for _ in range(5):
+        clock.advance(1.0)
+        got = fetch_quotes([UNIVERSE["BTC"]], ["coingecko"], {"coingecko": coingecko}, quotas, breakers)
+        assert "connection refused" in got.skipped["coingecko"]
+    assert used(quotas, "coingecko", "per_minute") == 0
+    assert breakers.health("coingecko").state == State.OPEN

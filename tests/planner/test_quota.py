@@ -135,7 +135,7 @@ def test_default_quotas_are_valid_rate_lists_for_every_purpose():
             rates = purpose_rates(quota, purpose)
             assert rates and all(r.limit >= 1 for r in rates)
     av = purpose_rates(settings.providers.alphavantage.quota, Purpose.VALIDATION)
-    assert max(r.limit for r in av) == 15  # validation can never spend the whole daily 25
+    assert max(r.limit for r in av) == 10  # after the stock fallback's 15 (its priority): never the whole 25
 
 
 def test_the_next_call_waits_out_the_window_and_the_arrival_margin(redis_client):

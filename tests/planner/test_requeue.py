@@ -34,9 +34,9 @@ def test_a_batch_is_dropped_when_the_next_scheduled_run_comes_first():
     assert requeue_delay(SETTINGS, AssetType.STOCK, spent(6 * 3600.0), NOW, NOW) is None
     # A short wait, but the batch was re-queued for most of its interval already.
     assert requeue_delay(SETTINGS, AssetType.STOCK, spent(30.0), ago(280), NOW) is None
-    # Each job's own interval: 130 s is past the next crypto run, not the next stock run.
-    assert requeue_delay(SETTINGS, AssetType.CRYPTO, spent(130.0), NOW, NOW) is None
-    assert requeue_delay(SETTINGS, AssetType.STOCK, spent(130.0), NOW, NOW) == 130.0
+    # Each job's own interval: 330 s is past the next stock run (5 min), not the next crypto run (6 min).
+    assert requeue_delay(SETTINGS, AssetType.STOCK, spent(330.0), NOW, NOW) is None
+    assert requeue_delay(SETTINGS, AssetType.CRYPTO, spent(330.0), NOW, NOW) == 330.0
 
 
 def test_a_short_pause_is_waited_for_even_past_the_next_run():

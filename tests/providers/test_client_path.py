@@ -117,7 +117,7 @@ def test_production_path_uses_the_real_clients_and_hosts(hs, fresh_yfinance):
     from yfinance.data import YfData
 
     yahoo = build("yahoo", "production", hs)
-    assert yahoo.session is None
+    assert isinstance(yahoo.session, curl_requests.Session)  # finhub's metered one, yfinance's kind
     for name in PROVIDERS:
         got = build(name, "production", hs).quotes([ASSET[name]])
         assert [o.provider for o in got.observations] == [name], got.errors

@@ -65,14 +65,6 @@ def test_deprecated_coin_id_is_a_bad_symbol(sandbox, coingecko):
     assert isinstance(got.errors["MATIC"], BadSymbol) and "deprecated" in str(got.errors["MATIC"])
 
 
-def test_yahoo_reserves_its_cookie_and_crumb_requests_too(sandbox, yahoo):
-    yahoo._forget_crumb(yahoo._data())  # as after a failed call
-    reserved = yahoo.calls_for(1)
-    assert yahoo.quotes([UNIVERSE["AAPL"]]).observations
-    assert 1 < sum(sandbox.calls()["yahoo"].values()) <= reserved
-    assert yahoo.calls_for(1) == 1  # the crumb is held now: only the quote call
-
-
 def test_yahoo_rate_limit_including_the_crumb_trap(sandbox, yahoo):
     sandbox.configure("yahoo", quotas={"per_minute": 0})
     with pytest.raises(RateLimited) as info:

@@ -23,8 +23,8 @@ def quotes(ctx, asset_type, symbols=None, now=FRIDAY):
 
 def stored(ctx):
     with ctx.engine.connect() as c:
-        rows = c.execute(text("SELECT symbol, price, source, validation_status, sources, max_deviation_pct "
-                              "FROM assets_assetpriceshistoric")).mappings().all()
+        rows = c.execute(text("SELECT symbol, price, source, validation_status, sources, max_deviation_pct, "
+                              "outlier_source, outlier_price FROM assets_assetpriceshistoric")).mappings().all()
     return {r["symbol"]: dict(r) for r in rows}
 
 
@@ -57,6 +57,11 @@ def test_a_third_source_names_the_skewed_provider_as_outlier(make_ctx, sandbox):
     rows = stored(ctx)
     assert rows["BTC"]["sources"] == "alphavantage,coingecko" and rows["ETH"]["sources"] == "coingecko,yahoo"
     assert recent_quarantined(ctx.engine) == []
+    # The row says who disagreed, and with what price; rows whose sources agreed name nobody.
+    yahoo_btc = next(o.price for o in btc.observations if o.provider == "yahoo")
+    assert (rows["BTC"]["outlier_source"], rows["BTC"]["outlier_price"]) == ("yahoo", yahoo_btc)
+    assert rows["BTC"]["outlier_price"] / rows["BTC"]["price"] - 1 == pytest.approx(0.05, abs=0.004)
+    assert (rows["ETH"]["outlier_source"], rows["ETH"]["outlier_price"]) == (None, None)
 
 
 def test_with_a_last_good_price_the_skewed_provider_is_named_outlier_and_the_other_stored(make_ctx, sandbox):
@@ -111,7 +116,8 @@ def test_a_friday_close_read_on_saturday_is_not_stale(make_ctx, sandbox):
 
 
 def test_stock_spot_checks_rotate_through_the_universe(make_ctx, sandbox):
-    ctx = make_ctx(validation_stock_spot_checks=2, alphavantage_quota_per_second=0, alphavantage_quota_per_minute=0)
+    ctx = make_ctx(validation_stock_spot_checks=2, alphavantage_quota_per_second=0, alphavantage_quota_per_minute=0,
+                   alphavantage_quota_per_day=50)  # spot checks may spend 10: the 6 asked
     sandbox.set_clock(AFTER_CLOSE)
     batch = quotes(ctx, AssetType.STOCK, ["AAPL", "MSFT", "IBM"], now=AFTER_CLOSE)
     checked = []
@@ -123,8 +129,9 @@ def test_stock_spot_checks_rotate_through_the_universe(make_ctx, sandbox):
 
 
 def test_alpha_vantage_spot_checks_leave_confirming_calls_their_reserve_of_the_daily_budget(make_ctx, sandbox):
-    # 25 a day: spot checks may fill 30 % (7), confirming calls 60 % (15). The per-second and
-    # per-minute windows are lifted so the day binds.
+    # 25 a day in priority order (stock fallback, cross-checks, spot checks, history): spot checks may
+    # fill 20 % (5), confirming calls 40 % (10). The per-second and per-minute windows are lifted so the
+    # day binds.
     ctx = make_ctx(validation_stock_spot_checks=100, alphavantage_quota_per_second=0,
                    alphavantage_quota_per_minute=0)
     thursday = AFTER_CLOSE - timedelta(days=1)
@@ -132,19 +139,19 @@ def test_alpha_vantage_spot_checks_leave_confirming_calls_their_reserve_of_the_d
     batch = quotes(ctx, AssetType.STOCK, now=thursday)
     for _ in range(2):
         decisions = crosscheck.validate_batch(ctx, batch, now=thursday)
-    assert sandbox.calls()["alphavantage"]["GLOBAL_QUOTE"] == 7
-    # Nothing waits for the budget: every stock is stored, 7 of them validated.
+    assert sandbox.calls()["alphavantage"]["GLOBAL_QUOTE"] == 5
+    # Nothing waits for the budget: every stock is stored, 5 of them validated.
     assert crosscheck.counts(decisions) == "0 validated, 48 single-source, 0 quarantined"
-    assert sum(r["validation_status"] == "validated" for r in stored(ctx).values()) == 7
+    assert sum(r["validation_status"] == "validated" for r in stored(ctx).values()) == 5
     # Spot checks are spent, yet Friday's jumps still get their confirming call, up to the validation share.
     sandbox.set_clock(AFTER_CLOSE)
     jumping = ["AAPL", "MSFT", "NVDA", "JPM", "KO", "PG", "XOM", "CVX", "IBM", "V"]
     sandbox.configure("yahoo", skew={s: 30.0 for s in jumping})
     decisions = {d.symbol: d for d in crosscheck.validate_batch(
         ctx, quotes(ctx, AssetType.STOCK, jumping, now=AFTER_CLOSE), now=AFTER_CLOSE)}
-    assert sandbox.calls()["alphavantage"]["GLOBAL_QUOTE"] == 15
+    assert sandbox.calls()["alphavantage"]["GLOBAL_QUOTE"] == 10
     asked = [s for s, d in decisions.items() if any(o.provider == "alphavantage" for o in d.observations)]
-    assert len(asked) == 8
+    assert len(asked) == 5
     assert {str(decisions[s].reason) for s in set(jumping) - set(asked)} == {"jump"}
     assert all(d.provider != "yahoo" for d in decisions.values())  # the skewed price is never stored
 

@@ -1,7 +1,7 @@
 """Splits and dividends: one row per stock, ex-date and kind.
 
 Revision ID: 0007_corporate_actions
-Revises: 0005_latest_price_table
+Revises: 0006_outlier_columns
 Create Date: 2026-12-06
 """
 import sqlalchemy as sa
@@ -10,7 +10,7 @@ from alembic import op
 from finhub.storage.schema import UTCDateTime
 
 revision = "0007_corporate_actions"
-down_revision = "0005_latest_price_table"
+down_revision = "0006_outlier_columns"
 branch_labels = None
 depends_on = None
 
