@@ -9,12 +9,20 @@ from datetime import UTC, datetime
 from functools import cache, partial
 from typing import NamedTuple
 
-from sqlalchemy import Connection, Engine, Table, bindparam, case, func, select, text, tuple_
+from sqlalchemy import Connection, Engine, Float, Table, bindparam, case, func, select, text, tuple_
 
 from finhub.model import INTERVALS
 from finhub.storage.engine import insert
 from finhub.storage.partitions import ensure_partitions
-from finhub.storage.schema import ASSET_TYPES, PRICE_FIELDS, UTC_TIME, VALIDATION_STATUSES, latest, prices
+from finhub.storage.schema import (
+    ASSET_TYPES,
+    PRICE_FIELDS,
+    UTC_TIME,
+    VALIDATION_STATUSES,
+    UTCDateTime,
+    latest,
+    prices,
+)
 
 #: Rows deleted per transaction by the retention clean-up, so no write lock is held for long.
 DELETE_BATCH = 5000
@@ -160,14 +168,10 @@ def bulk_upsert_prices(engine: Engine, rows: Sequence[Mapping]) -> int:
     for row in rows:
         check_row(row)
     ensure_partitions(engine, rows)
-    stamp = datetime.now(UTC)
     unique = {(r["symbol"], r["interval"], r["timestamp"]): r for r in rows}
     with engine.begin() as connection:
-        newest: dict[tuple[str, str], Mapping] = {}
-        for (symbol, interval, moment), row in unique.items():
-            if (symbol, interval) not in newest or moment >= newest[symbol, interval]["timestamp"]:
-                newest[symbol, interval] = row
-        _upsert_copies(connection, _checked_values(connection, list(newest.values())))
+        values = _checked_values(connection, list(unique.values()))
+        _upsert_copies(connection, values)
         cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
         # A backfill's commit need not wait for the WAL flush: a crash loses at most its last
         # moments, which the next plan finds missing and fetches again (every write is an upsert).
@@ -178,11 +182,8 @@ def bulk_upsert_prices(engine: Engine, rows: Sequence[Mapping]) -> int:
         with cursor.copy(f"COPY finhub_staging ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
             copy.set_types(_COPY_TYPES)
             write = copy.write_row
-            for r in unique.values():
-                write((r["symbol"], r["asset_type"], r["interval"], r["timestamp"], r["price"], r.get("open"),
-                       r.get("high"), r.get("low"), r.get("volume"), r.get("market_cap"), r["source"],
-                       r.get("validation_status") or "single_source", r.get("sources") or r["source"],
-                       r.get("max_deviation_pct"), stamp, stamp))
+            for value in values:
+                write(tuple(value[c] for c in _COLUMNS))
         _insert_staged(cursor, min(r["timestamp"] for r in unique.values()),
                        max(r["timestamp"] for r in unique.values()))
     return len(rows)
@@ -209,8 +210,8 @@ def _insert_staged(cursor, first: datetime, last: datetime) -> None:
 
 
 #: PostgreSQL types of :data:`_COLUMNS`, for the binary COPY.
-_COPY_TYPES = ["varchar", "varchar", "varchar", "timestamptz", *["float8"] * 6, "varchar", "varchar", "varchar",
-               "float8", "timestamptz", "timestamptz"]
+_COPY_TYPES = ["timestamptz" if isinstance(prices.c[c].type, UTCDateTime)
+               else "float8" if isinstance(prices.c[c].type, Float) else "varchar" for c in _COLUMNS]
 
 
 def lock_latest_on(connection: Connection, keys: Iterable[tuple[str, str]]) -> None:

@@ -30,6 +30,7 @@ def test_a_year_interrupted_by_the_budget_resumes_with_only_the_missing_calls(en
     monkeypatch.setenv("FINHUB_YAHOO_QUOTA_PER_HOUR", "2")
     # A paid CoinGecko plan: the keyless and demo ones reach back 365 days only.
     monkeypatch.setenv("FINHUB_COINGECKO_PLAN", "pro")
+    monkeypatch.setenv("FINHUB_COINGECKO_API_KEY", "sandbox-pro-key")
     status, out, _ = backfill(capsys, *SYMBOLS, *YEAR, "--sync")
     assert status == 1
     assert "failed (2): AAPL, MSFT" in out and "history budget spent" in out

@@ -34,6 +34,7 @@ def no_call_lines(out: str) -> list[str]:
 
 def test_a_gap_in_the_middle_is_filled_with_one_call_a_symbol(env, database, sandbox, capsys, monkeypatch):
     monkeypatch.setenv("FINHUB_COINGECKO_PLAN", "pro")   # keyless and demo reach back 365 days only
+    monkeypatch.setenv("FINHUB_COINGECKO_API_KEY", "sandbox-pro-key")
     year, march_end = quarter(database, 2023)
     for start, end in ((f"{year}-01-01", f"{year}-01-31"), (f"{year}-03-01", march_end)):
         assert backfill(capsys, *SYMBOLS, "--start", start, "--end", end, "--sync")[0] == 0
@@ -59,6 +60,7 @@ def test_a_gap_in_the_middle_is_filled_with_one_call_a_symbol(env, database, san
 
 def test_bars_a_provider_never_has_are_not_fetched_again(env, database, sandbox, capsys, monkeypatch):
     monkeypatch.setenv("FINHUB_COINGECKO_PLAN", "pro")   # keyless and demo reach back 365 days only
+    monkeypatch.setenv("FINHUB_COINGECKO_API_KEY", "sandbox-pro-key")
     year, march_end = quarter(database, 2021)
     # AAPL without its first week's bars (as if listed later), CoinGecko without a point for BTC one day.
     sandbox.configure("yahoo", gaps={"AAPL": [[f"{year}-01-01", f"{year}-01-07"]]})

@@ -37,7 +37,8 @@ def finhub_env(env, tmp_path, monkeypatch):
     config = tmp_path / "finhub.toml"
     defaults = ", ".join(f'"{a.symbol}"' for a in DEFAULT_CRYPTOS)
     config.write_text(TOML.format(data_dir=tmp_path / "var", remove=defaults))
-    env.update({"FINHUB_ALPHAVANTAGE_API_KEY": "test-key", "FINHUB_CONFIG": str(config)})
+    env.update({"FINHUB_ALPHAVANTAGE_API_KEY": "test-key", "FINHUB_COINGECKO_API_KEY": "test-demo-key",
+                "FINHUB_CONFIG": str(config)})
     for name in [n for n in os.environ if n.startswith("FINHUB_")]:
         monkeypatch.delenv(name)
     for name in [n for n in env if n.startswith("FINHUB_")]:
