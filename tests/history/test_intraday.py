@@ -177,6 +177,8 @@ def test_pre_and_post_market_bars_are_stored_when_configured(env, sandbox, capsy
 
 def test_alpha_vantage_intraday_bars_one_calendar_month_a_call(env, sandbox, capsys, monkeypatch, tmp_path):
     monkeypatch.setenv("FINHUB_ALPHAVANTAGE_API_KEY", "sandbox-key")
+    # history's share of 5 a minute would make the test wait a minute: quotas have tests of their own
+    monkeypatch.setenv("FINHUB_ALPHAVANTAGE_QUOTA_PER_MINUTE", "0")
     (tmp_path / "finhub.toml").write_text('[fallback]\nstock_history = ["alphavantage"]\n')
     monkeypatch.setenv("FINHUB_CONFIG", str(tmp_path / "finhub.toml"))
     today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)

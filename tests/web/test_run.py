@@ -184,7 +184,7 @@ def test_the_driver_serves_the_web_page_beside_the_scheduler_and_its_workers(tmp
                                     capture_output=True, text=True, timeout=60)
             assert str(worker["pid"]) in listed.stdout
             jobs = {j["job"]: j for j in requests.get(f"{url}/api/jobs", timeout=5).json()["jobs"]}
-            assert jobs["crypto_quotes"]["schedule"] == "every 120 s"
+            assert jobs["crypto_quotes"]["schedule"] == "every 360 s"
             now = datetime.now(UTC)
             for name in ("crypto_quotes", "stock_quotes", "health", "cleanup", "market_open"):
                 assert datetime.fromisoformat(jobs[name]["next_run"]) > now, jobs[name]
