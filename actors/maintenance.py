@@ -39,6 +39,6 @@ def crypto_rankings(kind: str, snapshot_at: str) -> None:
     if isinstance(stored, Reservation):
         count_requeue(ctx.redis, "crypto_rankings", "budget spent")
         crypto_rankings.send_with_options(args=(kind, snapshot_at), delay=int(stored.retry_after * 1000))
-        record_job(ctx.redis, f"{kind}_cryptos", "deferred", f"quota: retry in {stored.retry_after:.0f}s")
+        record_job(ctx.redis, rankings.JOBS[kind], "deferred", f"quota: retry in {stored.retry_after:.0f}s")
         return
-    record_job(ctx.redis, f"{kind}_cryptos", "ok", f"{stored} coins stored")
+    record_job(ctx.redis, rankings.JOBS[kind], "ok", f"{stored} coins stored")

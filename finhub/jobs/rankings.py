@@ -10,6 +10,9 @@ from finhub.runtime.context import Context
 from finhub.storage import store_snapshot
 from providers.base import BudgetRefused, RetryLater, Unavailable
 
+#: The scheduled job that takes each kind of snapshot, as its runs are recorded (``status``, the web page).
+JOBS = {"top": "top_cryptos", "trending": "trending"}
+
 
 def snapshot_rankings(ctx: Context, kind: str, snapshot_at: datetime) -> int | Reservation:
     """Store CoinGecko's top cryptos (``kind="top"``) or trending list as of ``snapshot_at``.

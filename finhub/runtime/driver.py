@@ -22,6 +22,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from finhub.calendar import intraday_due, just_closed, just_opened
 from finhub.config import SettingsError, load_settings
 from finhub.jobs.quotes import batches
+from finhub.jobs.rankings import JOBS as RANKING_JOBS
 from finhub.logs import configure_logging, get_logger
 from finhub.model import EXCHANGE_TZ, INTRADAY, AssetType
 from finhub.planner.capacity import batch_size, build_plan, render
@@ -88,8 +89,8 @@ def _jobs(ctx: Context) -> list[Job]:
                                                                   batch_of(s.fallback.crypto_quote))),
         Job("stock_quotes", s.schedule.stock_quotes, stock_quotes),
         Job("health", s.schedule.health, lambda: [actors.health.send()]),
-        Job("trending", s.schedule.trending, snapshot("trending", s.schedule.trending)),
-        Job("top_cryptos", s.schedule.top_cryptos, snapshot("top", s.schedule.top_cryptos)),
+        Job(RANKING_JOBS["trending"], s.schedule.trending, snapshot("trending", s.schedule.trending)),
+        Job(RANKING_JOBS["top"], s.schedule.top_cryptos, snapshot("top", s.schedule.top_cryptos)),
         Job("cleanup", None, lambda: [actors.cleanup.send()]),
         Job("validation_sweep", s.schedule.validation_sweep, lambda: [actors.validation_sweep.send()]),
         *_market_jobs(ctx, stock_quotes),
