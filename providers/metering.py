@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import requests
@@ -120,9 +120,20 @@ class _Meter:
         self.provider = provider
         self.optional_hosts = optional_hosts
 
-    def open(self, url: str) -> tuple[Budget | None, bool]:
-        """Admit a request to ``url``; the budget it counts against and whether its failures count."""
-        return admit(self.provider), urlsplit(url).hostname not in self.optional_hosts
+    def send(self, url: str, errors: type[BaseException] | tuple[type[BaseException], ...],
+             transmit: Callable[[], Any]) -> Any:
+        """Admit a request to ``url``, send it with ``transmit()``, and tell the budget how it went
+        (``errors``: what the client library raises when no answer came; an exempt host tells nothing)."""
+        opened = admit(self.provider)
+        if opened is None or urlsplit(url).hostname in self.optional_hosts:
+            return transmit()
+        try:
+            response = transmit()
+        except errors as exc:
+            opened.failed(exc)
+            raise
+        opened.answered(response.status_code, response)
+        return response
 
 
 class MeteredAdapter(HTTPAdapter):
@@ -134,16 +145,7 @@ class MeteredAdapter(HTTPAdapter):
         self.meter = _Meter(provider, optional_hosts)
 
     def send(self, request, **kwargs):  # type: ignore[override]  # forwards requests' keyword arguments
-        opened, counts = self.meter.open(request.url)
-        try:
-            response = self.transmit(request, **kwargs)
-        except requests.RequestException as exc:
-            if opened is not None and counts:
-                opened.failed(exc)
-            raise
-        if opened is not None and counts:
-            opened.answered(response.status_code, response)
-        return response
+        return self.meter.send(request.url, requests.RequestException, lambda: self.transmit(request, **kwargs))
 
     def transmit(self, request, **kwargs):
         return super().send(request, **kwargs)
@@ -167,13 +169,5 @@ if curl_requests is not None:
             self.meter = _Meter(provider, optional_hosts)
 
         def request(self, method, url, *args, **kwargs):
-            opened, counts = self.meter.open(url)
-            try:
-                response = super().request(method, url, *args, **kwargs)
-            except _http.CLIENT_ERRORS as exc:
-                if opened is not None and counts:
-                    opened.failed(exc)
-                raise
-            if opened is not None and counts:
-                opened.answered(response.status_code, response)
-            return response
+            request = super().request
+            return self.meter.send(url, _http.CLIENT_ERRORS, lambda: request(method, url, *args, **kwargs))
