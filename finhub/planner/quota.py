@@ -60,10 +60,12 @@ SLOT_MARGIN_SECONDS = 5
 MONTH_MS = 30 * int(Duration.DAY)
 
 #: A call reaches the provider some milliseconds after its reservation, and threads do not send in
-#: reservation order: with 4 worker processes on 2 cores the sandbox saw calls up to 8 ms closer
-#: than they were counted (tests/pipeline/test_quota_hammer.py); 100 ms leaves room for a loaded
-#: machine. Real time (network and scheduling delay), so never scaled.
-ARRIVAL_MARGIN_MS = 100
+#: reservation order: with 4 worker processes on 2 cores the sandbox usually saw calls up to 8 ms
+#: closer than they were counted, but a thread descheduled between its reservation and its send
+#: took longer: 100 ms let 2 calls through over a per-second window in 1 of 3 runs of
+#: tests/pipeline/test_quota_hammer.py on a quiet machine. 250 ms also covers the jitter of a real
+#: network. Real time (network and scheduling delay), so never scaled.
+ARRIVAL_MARGIN_MS = 250
 
 #: The reservation script: pyrate-limiter's, with the changes its header explains.
 PUT_ITEM = Path(__file__).with_name("put_item.lua").read_text()
