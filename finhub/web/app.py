@@ -20,6 +20,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import Body, FastAPI, HTTPException, Query, Request
 from fastapi import Path as PathParam
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -114,6 +115,14 @@ def create_app(settings: Settings, redis_url: str, loopback: bool = True, shared
                   description="finhub's operator API: status, queues, jobs, providers, workers, prices, quarantine; "
                               "POST needs a bearer token (FINHUB_WEB_TOKEN).")
     app.mount("/static", StaticFiles(directory=Path(__file__).with_name("static")), name="static")
+
+    @app.exception_handler(RequestValidationError)
+    def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        """422 with what was wrong where, without the input: a body such as ``NaN`` cannot be echoed
+        back as JSON (FastAPI's own handler then answered 500)."""
+        return JSONResponse(status_code=422, content={"detail": [
+            {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
+            for e in exc.errors()]})
 
     def authorized(request: Request, header_only: bool = False) -> bool:
         if token is None:

@@ -56,6 +56,10 @@ def test_a_trigger_with_symbols_sends_only_those(web_process, queues):
         assert response.status_code in (400, 422) and needle in response.text, response.text
     response = requests.post(f"{url}/api/jobs/health/trigger", json={"symbols": ["BTC"]}, headers=AUTH, timeout=10)
     assert response.status_code == 400 and "takes no symbols" in response.json()["detail"]
+    # a body JSON cannot echo back (NaN) is a 422 too, not a 500
+    response = requests.post(f"{url}/api/jobs/crypto_quotes/trigger", data="NaN",
+                             headers={**AUTH, "Content-Type": "application/json"}, timeout=10)
+    assert response.status_code == 422, response.text
     assert queues.llen("dramatiq:prices") == 1 and queues.llen("dramatiq:maintenance") == 0
 
 
